@@ -52,6 +52,10 @@ export interface NotationVerifierConfig {
   readonly type: 'notation';
   readonly trustStore: readonly PemSource[];
   readonly trustedIdentities: readonly string[];
+  /** Extension beyond config.md: the trust policy's signatureVerification level (default strict). */
+  readonly verificationLevel?: 'strict' | 'permissive' | 'audit';
+  /** Extension beyond config.md: signatures examined per image at most (default 10). */
+  readonly maxSignatures?: number;
   readonly [extra: string]: unknown;
 }
 

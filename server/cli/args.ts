@@ -1,0 +1,138 @@
+import { parseArgs } from 'node:util';
+import { isIP } from 'node:net';
+import type { LogLevel } from '../observe/logger';
+
+/** A usage problem: exit code 2 with this message. */
+export class UsageError extends Error {}
+
+export interface ServeSettings {
+  configFile: string | undefined;
+  host: string;
+  port: number;
+  cert: string | undefined;
+  key: string | undefined;
+  clientCA: string | undefined;
+  insecure: boolean;
+  logLevel: LogLevel;
+  /** kube-image-bouncer's --registry-whitelist: when set, the policy is built from it. */
+  registryWhitelist: string[] | undefined;
+  workers: number;
+}
+
+const LOG_LEVELS: readonly LogLevel[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+type Env = Readonly<Record<string, string | undefined>>;
+
+/**
+ * `serve` flags and their environment twins (interfaces.md "Command line"). kube-image-bouncer's
+ * flags and BOUNCER_* variables are mapped here and nowhere else (style.md cli/args.ts):
+ * `--cert/-c`, `--key/-k`, `--port/-p`, `--registry-whitelist`, `--debug`; its certificate
+ * variable is BOUNCER_CERTIFICATE (BOUNCER_CERT is accepted too). Flags win over IMAGEGATE_*,
+ * which win over BOUNCER_*.
+ */
+export function parseServeArgs(argv: readonly string[], env: Env): ServeSettings {
+  const { values, positionals } = parseArgs({
+    args: [...argv],
+    options: {
+      config: { type: 'string' },
+      host: { type: 'string' },
+      port: { type: 'string', short: 'p' },
+      cert: { type: 'string', short: 'c' },
+      key: { type: 'string', short: 'k' },
+      'client-ca': { type: 'string' },
+      insecure: { type: 'boolean' },
+      'log-level': { type: 'string' },
+      'registry-whitelist': { type: 'string' },
+      debug: { type: 'boolean' },
+      workers: { type: 'string' },
+    },
+    strict: true,
+    allowPositionals: true,
+  });
+  if (positionals.length > 0) throw new UsageError(`serve takes no arguments, found: ${positionals.join(' ')}`);
+
+  const pick = (flag: string | undefined, ...names: string[]): string | undefined => {
+    if (flag !== undefined) return flag;
+    for (const n of names) {
+      const v = env[n];
+      if (v !== undefined && v !== '') return v;
+    }
+    return undefined;
+  };
+  const cert = pick(values.cert, 'IMAGEGATE_CERT', 'BOUNCER_CERTIFICATE', 'BOUNCER_CERT');
+  const key = pick(values.key, 'IMAGEGATE_KEY', 'BOUNCER_KEY');
+  if ((cert === undefined) !== (key === undefined)) {
+    throw new UsageError('--cert and --key must be given together');
+  }
+  const clientCA = pick(values['client-ca'], 'IMAGEGATE_CLIENT_CA');
+  if (clientCA !== undefined && cert === undefined) {
+    throw new UsageError('--client-ca needs --cert and --key: client certificates only exist over TLS');
+  }
+  const debug = values.debug ?? parseBool(pick(undefined, 'BOUNCER_DEBUG'), 'BOUNCER_DEBUG') ?? false;
+  const logLevel = (pick(values['log-level'], 'IMAGEGATE_LOG_LEVEL') ?? (debug ? 'debug' : 'info')) as LogLevel;
+  if (!LOG_LEVELS.includes(logLevel)) {
+    throw new UsageError(`--log-level must be one of ${LOG_LEVELS.join(', ')}, found "${logLevel}"`);
+  }
+  const port = parsePort(pick(values.port, 'IMAGEGATE_PORT', 'BOUNCER_PORT') ?? '1323');
+  const host = pick(values.host, 'IMAGEGATE_HOST') ?? (cert ? '0.0.0.0' : '127.0.0.1');
+  const insecure = values.insecure ?? parseBool(pick(undefined, 'IMAGEGATE_INSECURE'), 'IMAGEGATE_INSECURE') ?? false;
+  const whitelistText = pick(values['registry-whitelist'], 'BOUNCER_REGISTRY_WHITELIST');
+  const configFile = pick(values.config, 'IMAGEGATE_CONFIG');
+  if (whitelistText !== undefined && configFile !== undefined) {
+    throw new UsageError('--registry-whitelist and --config cannot be combined: put the registries in the policy file');
+  }
+  const workers = parseWorkers(pick(values.workers, 'IMAGEGATE_WORKERS') ?? '1');
+
+  const settings: ServeSettings = {
+    configFile,
+    host,
+    port,
+    cert,
+    key,
+    clientCA,
+    insecure,
+    logLevel,
+    registryWhitelist: whitelistText === undefined ? undefined : splitWhitelist(whitelistText),
+    workers,
+  };
+  if (!cert && !insecure && !isLoopback(host)) {
+    throw new UsageError(
+      `refusing plain HTTP on ${host}: give --cert and --key, listen on a loopback address, or pass --insecure`,
+    );
+  }
+  return settings;
+}
+
+/** kube-image-bouncer splits on "," only; entries are trimmed and empty ones dropped. */
+function splitWhitelist(text: string): string[] {
+  const entries = text.split(',').map((s) => s.trim()).filter((s) => s.length > 0);
+  if (entries.length === 0) throw new UsageError('--registry-whitelist is empty');
+  return entries;
+}
+
+function parsePort(text: string): number {
+  const n = Number(text);
+  if (!/^\d+$/.test(text) || n < 0 || n > 65535) throw new UsageError(`--port must be 0–65535, found "${text}"`);
+  return n;
+}
+
+function parseWorkers(text: string): number {
+  const n = Number(text);
+  if (!/^\d+$/.test(text) || n < 1 || n > 64) throw new UsageError(`--workers must be 1–64, found "${text}"`);
+  return n;
+}
+
+function parseBool(text: string | undefined, name: string): boolean | undefined {
+  if (text === undefined) return undefined;
+  if (/^(1|true|yes|on)$/i.test(text)) return true;
+  if (/^(0|false|no|off)$/i.test(text)) return false;
+  throw new UsageError(`${name} must be true or false, found "${text}"`);
+}
+
+/** 127.0.0.0/8, ::1 and localhost: where plain HTTP is allowed without --insecure. */
+export function isLoopback(host: string): boolean {
+  if (host === 'localhost') return true;
+  const bare = host.replace(/^\[|\]$/g, '');
+  if (isIP(bare) === 4) return bare.startsWith('127.');
+  if (isIP(bare) === 6) return bare === '::1' || bare === '0:0:0:0:0:0:0:1';
+  return false;
+}

@@ -1,0 +1,146 @@
+import type { ReviewRequest } from '../imagereview/wire-types';
+import type { CompiledPolicy } from '../policy/compiled-policy';
+import { DecisionCache, decisionKey } from '../cache/decision-cache';
+import { AUDIT_REQUIRED_KEY, AuditAnnotations } from './audit-annotations';
+import { breakGlassJustification, breakGlassKeyPart } from './break-glass';
+import { startDeadline } from './deadline';
+import { evaluateImage } from './evaluate-image';
+import type { ImageVerdict } from './image-verdict';
+import { NOOP_OBSERVER, NO_LOOKUPS, type DecisionObserver, type ImageLookups } from './ports';
+import { imageReason, reviewReason } from './reasons';
+
+/** The answer to one ImageReview, with everything the audit record needs. */
+export interface ReviewDecision {
+  readonly allowed: boolean;
+  /** Shown to the user on deny; names every denied image, its rule and failing step. */
+  readonly reason: string | undefined;
+  readonly auditAnnotations: Readonly<Record<string, string>>;
+  readonly images: readonly ImageVerdict[];
+  /** The justification when break-glass decided the review. */
+  readonly breakGlass: string | undefined;
+  readonly generation: number;
+  readonly cacheHit: boolean;
+}
+
+export interface DeciderOptions {
+  lookups?: ImageLookups;
+  observer?: DecisionObserver;
+}
+
+/**
+ * Decides whole ImageReviews: every image is evaluated and the review is allowed only when all
+ * are (config.md "Evaluation of one ImageReview"); then audit mode, failurePolicy: open and
+ * break-glass shape the answer. Decisions are cached per policy generation.
+ * The CLI and the server both call this (interfaces.md: "same code path, lookups included").
+ */
+export class Decider {
+  private readonly lookups: ImageLookups;
+  private readonly observer: DecisionObserver;
+  private readonly cache = new DecisionCache<ReviewDecision>();
+
+  constructor(options: DeciderOptions = {}) {
+    this.lookups = options.lookups ?? NO_LOOKUPS;
+    this.observer = options.observer ?? NOOP_OBSERVER;
+  }
+
+  async decide(request: ReviewRequest, policy: CompiledPolicy): Promise<ReviewDecision> {
+    const key = decisionKey(
+      policy.generation,
+      request.namespace,
+      request.images,
+      breakGlassKeyPart(policy, request.annotations),
+    );
+    const cached = this.cache.get(policy.generation, policy.cache.maxEntries, key);
+    this.observer.cacheUsed('decision', cached !== undefined);
+    if (cached) return { ...cached, cacheHit: true };
+
+    const decision = await this.decideUncached(request, policy);
+    const ttl = cacheTtl(decision, policy);
+    if (ttl > 0) this.cache.set(policy.generation, policy.cache.maxEntries, key, decision, ttl);
+    return decision;
+  }
+
+  /** Evaluates without reading or writing the decision cache. */
+  async decideUncached(request: ReviewRequest, policy: CompiledPolicy): Promise<ReviewDecision> {
+    const justification = breakGlassJustification(policy, request.annotations, request.namespace);
+    const deadline = startDeadline(policy.timeouts.reviewMs);
+    let verdicts: ImageVerdict[];
+    try {
+      // Identical images in one pod are evaluated once (contract.md §3: duplicates are kept).
+      const unique = [...new Set(request.images)];
+      const ctx = {
+        policy,
+        namespace: request.namespace,
+        lookups: this.lookups,
+        observer: this.observer,
+        signal: deadline.signal,
+        breakGlass: justification !== undefined,
+      };
+      const results = await Promise.all(unique.map((image) => evaluateImage(image, ctx)));
+      const byImage = new Map(unique.map((image, i) => [image, results[i] as ImageVerdict]));
+      verdicts = unique.map((image) => byImage.get(image) as ImageVerdict);
+    } finally {
+      deadline.dispose();
+    }
+    if (justification !== undefined) verdicts = verdicts.map(applyBreakGlass);
+    for (const v of verdicts) this.observer.imageDecided(v.rule, v.allowed);
+    return assemble(verdicts, policy, justification);
+  }
+
+  close(): void {
+    this.cache.close();
+  }
+}
+
+/**
+ * Break-glass allows a violation but never an unparseable reference: that is hostile or broken
+ * input no emergency needs, and the runtime could not pull it anyway (config.md "Break-glass":
+ * "It never hides a malformed request").
+ */
+function applyBreakGlass(v: ImageVerdict): ImageVerdict {
+  if (v.allowed || v.code === 'INVALID_REFERENCE') return v;
+  return { ...v, allowed: true, brokeGlass: true };
+}
+
+function assemble(verdicts: ImageVerdict[], policy: CompiledPolicy, justification: string | undefined): ReviewDecision {
+  const annotations = new AuditAnnotations();
+  let n = 0;
+  for (const v of verdicts) {
+    if (v.audited) annotations.set(`audit-violation-${n++}`, imageReason(v, 'would be denied'));
+  }
+  n = 0;
+  for (const v of verdicts) {
+    if (v.failedOpen) annotations.set(`lookup-failed-open-${n++}`, imageReason(v, 'allowed despite a failed lookup'));
+  }
+  if (justification !== undefined) {
+    annotations.set('break-glass', justification);
+    n = 0;
+    for (const v of verdicts) {
+      if (v.brokeGlass) annotations.set(`break-glass-override-${n++}`, imageReason(v, 'allowed by break-glass'));
+    }
+  }
+  if (annotations.size > 0) annotations.set(AUDIT_REQUIRED_KEY, 'true');
+
+  const denied = verdicts.filter((v) => !v.allowed);
+  return {
+    allowed: denied.length === 0,
+    reason: denied.length ? reviewReason(denied) : undefined,
+    auditAnnotations: annotations.toJSON(),
+    images: verdicts,
+    breakGlass: justification,
+    generation: policy.generation,
+    cacheHit: false,
+  };
+}
+
+/**
+ * allowTTL/denyTTL by outcome; a decision that involved a failed lookup (failed open or a lookup
+ * error) is kept at most denyTTL (config.md "Failures are not cached as verdicts longer than
+ * denyTTL"); internal errors and deadline overruns are not cached at all: they are transient.
+ */
+function cacheTtl(d: ReviewDecision, policy: CompiledPolicy): number {
+  if (d.images.some((v) => v.code === 'INTERNAL_ERROR' || v.code === 'REVIEW_DEADLINE_EXCEEDED')) return 0;
+  const lookupFailed = d.images.some((v) => v.failedOpen || (v.step === 'verify' || v.step === 'resolveTags') && !v.allowed);
+  if (!d.allowed || lookupFailed) return Math.min(policy.cache.denyTTLSeconds, d.allowed ? policy.cache.allowTTLSeconds : Infinity);
+  return policy.cache.allowTTLSeconds;
+}

@@ -1,0 +1,209 @@
+import { BaseError, ImageReferenceError, LookupError, VerificationError } from '../errors';
+import type { CompiledPolicy, CompiledRule } from '../policy/compiled-policy';
+import { parseReference } from '../reference/parse';
+import { canonicalName, type Reference } from '../reference/reference';
+import { DeadlineExceeded, raceSignal } from './deadline';
+import type { ImageVerdict, Step, VerdictCode } from './image-verdict';
+import type { DecisionObserver, ImageLookups } from './ports';
+import { describeLookupFailure } from './reasons';
+
+export interface EvaluationContext {
+  readonly policy: CompiledPolicy;
+  readonly namespace: string;
+  readonly lookups: ImageLookups;
+  readonly observer: DecisionObserver;
+  readonly signal: AbortSignal;
+  /** Break-glass in force for this review: lookups are skipped, violations only recorded. */
+  readonly breakGlass: boolean;
+}
+
+/**
+ * One image, in config.md's evaluation order: reference → registry allowlist → first matching
+ * rule → action → requireDigest / allowLatest → resolveTags → every verifier. The first failing
+ * step decides. This is the one place that turns thrown errors into a verdict
+ * (style.md "Error model"); nothing escapes it.
+ */
+export async function evaluateImage(image: string, ctx: EvaluationContext): Promise<ImageVerdict> {
+  try {
+    return await evaluateSteps(image, ctx);
+  } catch (err) {
+    ctx.observer.internalError(err, { image });
+    return verdict(image, undefined, undefined, {
+      step: 'internal',
+      code: 'INTERNAL_ERROR',
+      detail: 'internal error while evaluating the image (see the imagegate log); denied',
+    });
+  }
+}
+
+async function evaluateSteps(image: string, ctx: EvaluationContext): Promise<ImageVerdict> {
+  const { policy } = ctx;
+
+  // Step 1: parse and normalise (config.md "Image references"); an unparseable reference denies.
+  let ref: Reference;
+  try {
+    ref = parseReference(image);
+  } catch (err) {
+    if (!(err instanceof ImageReferenceError)) throw err;
+    return verdict(image, undefined, undefined, {
+      step: 'reference',
+      code: 'INVALID_REFERENCE',
+      detail: err.message.startsWith('invalid image reference') ? err.message : `invalid image reference: ${err.message}`,
+    });
+  }
+
+  // Step 2: the registry allowlist, on the normalised host (exact host[:port] or "*." labels).
+  if (!policy.registryAllowed(ref.registry)) {
+    return verdict(image, ref, undefined, {
+      step: 'registry',
+      code: 'REGISTRY_NOT_ALLOWED',
+      detail: `registry "${ref.registry}" is not in the allowed registries (${policy.registries.join(', ') || 'none'})`,
+    });
+  }
+
+  // Step 3: the first rule whose images and namespaces both match decides.
+  const rule = policy.rules.find((r) => r.matchesImage(ref.repository) && r.matchesNamespace(ctx.namespace));
+  if (!rule) {
+    if (policy.defaultAction === 'allow') {
+      return verdict(image, ref, undefined, { step: 'rule', code: 'ALLOWED', detail: '' });
+    }
+    return verdict(image, ref, undefined, {
+      step: 'rule',
+      code: 'NO_MATCHING_RULE',
+      detail: `no rule matches ${ref.repository} in namespace "${ctx.namespace}" and defaultAction is deny`,
+    });
+  }
+
+  const { violation, digest } = await checkRule(ref, rule, ctx);
+  if (!violation) {
+    return verdict(image, ref, rule, { step: 'verify', code: 'ALLOWED', detail: '', digest });
+  }
+  if (violation.failedOpen) {
+    ctx.observer.failedOpen(image, rule.name, violation.detail);
+    return { ...verdict(image, ref, rule, violation), allowed: true, failedOpen: true };
+  }
+  if (rule.mode === 'audit') {
+    // Audit mode never changes allowed to false (config.md "Audit mode").
+    return { ...verdict(image, ref, rule, violation), allowed: true, audited: true };
+  }
+  return verdict(image, ref, rule, violation);
+}
+
+interface Violation {
+  step: Step;
+  code: VerdictCode;
+  detail: string;
+  digest?: string | undefined;
+  failedOpen?: boolean;
+}
+
+interface RuleOutcome {
+  /** Undefined when the image passes every step of the rule. */
+  violation: Violation | undefined;
+  /** The digest that was checked: pinned, or resolved from the tag. */
+  digest: string | undefined;
+}
+
+/** Steps 4–7 for the matched rule. */
+async function checkRule(ref: Reference, rule: CompiledRule, ctx: EvaluationContext): Promise<RuleOutcome> {
+  const fail = (violation: Violation, digest: string | undefined = ref.digest): RuleOutcome => ({ violation, digest });
+  const pass = (digest: string | undefined = ref.digest): RuleOutcome => ({ violation: undefined, digest });
+
+  if (rule.action === 'deny') {
+    return fail({ step: 'action', code: 'RULE_DENIES', detail: "the rule's action is deny" });
+  }
+  if (rule.requireDigest && !ref.digest) {
+    return fail({
+      step: 'requireDigest',
+      code: 'DIGEST_REQUIRED',
+      detail: 'requireDigest: the image must be pinned by digest (image@sha256:<64 hex>)',
+    });
+  }
+  if (!rule.allowLatest && !ref.digest && ref.tag === 'latest') {
+    return fail({
+      step: 'allowLatest',
+      code: 'LATEST_NOT_ALLOWED',
+      detail: ref.tagImplied
+        ? 'allowLatest: an image without a tag means :latest, which is not allowed; use a version tag or a digest'
+        : 'allowLatest: the tag "latest" is not allowed; use a version tag or a digest',
+    });
+  }
+  if (rule.verify.length === 0 && !rule.resolveTags) return pass();
+  if (ctx.breakGlass) {
+    // Break-glass skips lookups: an emergency must not wait on the registry it may be routing around.
+    return fail({ step: rule.verify.length ? 'verify' : 'resolveTags', code: 'SIGNATURE_NOT_FOUND', detail: 'lookups skipped under break-glass' });
+  }
+
+  let digest = ref.digest;
+  if (!digest && rule.resolveTags) {
+    try {
+      digest = await raceSignal(ctx.lookups.resolveTag(ctx.policy, ref, ctx.signal), ctx.signal);
+    } catch (err) {
+      return fail(lookupViolation('resolveTags', err, ctx));
+    }
+  }
+  if (rule.verify.length === 0) return pass(digest);
+  if (!digest) {
+    return fail({
+      step: 'verify',
+      code: 'DIGEST_REQUIRED',
+      detail: 'verify: signatures are checked on a digest; pin the image by digest or set resolveTags: true',
+    });
+  }
+  for (const name of rule.verify) {
+    try {
+      await raceSignal(ctx.lookups.verify(ctx.policy, name, ref, digest, ctx.signal), ctx.signal);
+    } catch (err) {
+      return fail(lookupViolation('verify', err, ctx, name), digest);
+    }
+  }
+  return pass(digest);
+}
+
+function lookupViolation(step: Step, err: unknown, ctx: EvaluationContext, verifier?: string): Violation {
+  if (err instanceof DeadlineExceeded) {
+    return {
+      step: 'deadline',
+      code: 'REVIEW_DEADLINE_EXCEEDED',
+      detail: `${err.message} while ${step === 'verify' ? `running verifier "${verifier}"` : 'resolving the tag'}`,
+      failedOpen: ctx.policy.failurePolicy === 'open',
+    };
+  }
+  if (err instanceof VerificationError) {
+    // The evidence is wrong: never subject to failurePolicy: open.
+    return { step, code: err.code, detail: describeLookupFailure(step, err, verifier) };
+  }
+  if (err instanceof LookupError) {
+    return {
+      step,
+      code: err.code,
+      detail: describeLookupFailure(step, err, verifier),
+      failedOpen: ctx.policy.failurePolicy === 'open',
+    };
+  }
+  if (err instanceof BaseError) {
+    return { step, code: 'INTERNAL_ERROR', detail: describeLookupFailure(step, err, verifier) };
+  }
+  throw err;
+}
+
+function verdict(
+  image: string,
+  ref: Reference | undefined,
+  rule: CompiledRule | undefined,
+  v: Violation,
+): ImageVerdict {
+  return {
+    image,
+    normalized: ref ? canonicalName(ref) : undefined,
+    digest: v.digest ?? ref?.digest,
+    rule: rule?.name,
+    allowed: v.code === 'ALLOWED',
+    step: v.step,
+    code: v.code,
+    detail: v.detail,
+    audited: false,
+    failedOpen: false,
+    brokeGlass: false,
+  };
+}
