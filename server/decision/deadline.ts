@@ -12,8 +12,8 @@ export interface Deadline {
 
 export function startDeadline(ms: number): Deadline {
   const controller = new AbortController();
+  // Not unref()ed: a CLI review whose lookup hangs must still get its answer when the budget ends.
   const timer = setTimeout(() => controller.abort(new DeadlineExceeded(ms)), ms);
-  timer.unref?.();
   return {
     signal: controller.signal,
     ms,

@@ -1,0 +1,172 @@
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { runImagegate, startImagegate } from '../../helpers/imagegate-process';
+import { imageReview, postReview } from '../../helpers/http-client';
+import { parseServeArgs, UsageError, isLoopback } from '../../../server/cli/args';
+
+const dir = mkdtempSync(join(tmpdir(), 'imagegate-cli-'));
+const POLICY = join(dir, 'policy.yaml');
+writeFileSync(POLICY, `apiVersion: imagegate/v1
+kind: Policy
+registries: [docker.io]
+rules:
+  - name: tagged
+    images: ["docker.io/**"]
+    requireDigest: false
+`);
+const BAD = join(dir, 'bad.yaml');
+writeFileSync(BAD, `apiVersion: imagegate/v1
+kind: Policy
+registries: [docker.io]
+defaultAction: maybe
+rules:
+  - name: r
+    images: ["quay.io/**"]
+    requireDigets: true
+`);
+const SHADOWED = join(dir, 'shadowed.yaml');
+writeFileSync(SHADOWED, `apiVersion: imagegate/v1
+kind: Policy
+registries: [docker.io]
+rules:
+  - name: all
+    images: ["**"]
+    requireDigest: false
+  - name: never
+    images: ["docker.io/library/*"]
+`);
+
+describe('imagegate review', () => {
+  it('prints only the response ImageReview on stdout and exits 0 when allowed', async () => {
+    const r = await runImagegate(['review', '--config', POLICY, '-'], imageReview(['nginx:1.25']));
+    assert.equal(r.code, 0);
+    assert.deepEqual(JSON.parse(r.stdout), { apiVersion: 'imagepolicy.k8s.io/v1alpha1', kind: 'ImageReview', status: { allowed: true } });
+  });
+  it('exits 1 when denied', async () => {
+    const r = await runImagegate(['review', '--config', POLICY], imageReview(['nginx']));
+    assert.equal(r.code, 1);
+    assert.equal(JSON.parse(r.stdout).status.allowed, false);
+  });
+  it('exits 2 on input that is not an ImageReview', async () => {
+    const r = await runImagegate(['review', '--config', POLICY, '-'], '{"kind":"Pod"}');
+    assert.equal(r.code, 2);
+    assert.equal(r.stdout, '');
+  });
+  it('exits 2 on an invalid policy', async () => {
+    const r = await runImagegate(['review', '--config', BAD, '-'], imageReview(['nginx:1']));
+    assert.equal(r.code, 2);
+  });
+});
+
+describe('imagegate check', () => {
+  it('prints one line per image and exits 1 when one is denied', async () => {
+    const r = await runImagegate(['check', '--config', POLICY, 'nginx:1.25', 'quay.io/a/b:1']);
+    assert.equal(r.code, 1);
+    const lines = r.stdout.trim().split('\n');
+    assert.equal(lines.length, 2);
+    assert.match(lines[0]!, /^allowed .*nginx:1\.25.*rule "tagged"/);
+    assert.match(lines[1]!, /^denied .*quay\.io\/a\/b:1.*registry "quay\.io"/);
+  });
+  it('prints the response ImageReview with --output json', async () => {
+    const r = await runImagegate(['check', '--config', POLICY, '--output', 'json', 'nginx:1.25']);
+    assert.equal(r.code, 0);
+    assert.equal(JSON.parse(r.stdout).status.allowed, true);
+  });
+  it('works on the embedded default policy', async () => {
+    const r = await runImagegate(['check', 'nginx']);
+    assert.equal(r.code, 1);
+    assert.match(r.stdout, /allowLatest/);
+  });
+});
+
+describe('imagegate config validate', () => {
+  it('lists every problem with its path and exits 2', async () => {
+    const r = await runImagegate(['config', 'validate', BAD]);
+    assert.equal(r.code, 2);
+    assert.match(r.stdout, /defaultAction/);
+    assert.match(r.stdout, /requireDigets/);
+    assert.match(r.stdout, /quay\.io/);
+  });
+  it('warns about a rule an earlier rule always wins over, and exits 0', async () => {
+    const r = await runImagegate(['config', 'validate', SHADOWED]);
+    assert.equal(r.code, 0);
+    assert.match(r.stdout, /warning: .*never/);
+  });
+  it('accepts the shipped default policy', async () => {
+    const r = await runImagegate(['config', 'validate', join(process.cwd(), 'config', 'default.yaml')]);
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+  });
+});
+
+describe('parseServeArgs', () => {
+  it('defaults to 127.0.0.1:1323 over plain HTTP', () => {
+    const s = parseServeArgs([], {});
+    assert.equal(s.host, '127.0.0.1');
+    assert.equal(s.port, 1323);
+    assert.equal(s.cert, undefined);
+  });
+  it('defaults to 0.0.0.0 when a certificate is given', () => {
+    assert.equal(parseServeArgs(['--cert', 'c', '--key', 'k'], {}).host, '0.0.0.0');
+  });
+  it("maps kube-image-bouncer's flags and BOUNCER_* variables", () => {
+    const s = parseServeArgs(['-c', 'c.pem', '-k', 'k.pem', '-p', '8443', '--registry-whitelist', ' docker.io , quay.io,', '--debug'], {});
+    assert.deepEqual([s.cert, s.key, s.port, s.registryWhitelist, s.logLevel], ['c.pem', 'k.pem', 8443, ['docker.io', 'quay.io'], 'debug']);
+    const e = parseServeArgs([], { BOUNCER_CERTIFICATE: 'c', BOUNCER_KEY: 'k', BOUNCER_PORT: '9000', BOUNCER_REGISTRY_WHITELIST: 'a.io', BOUNCER_DEBUG: 'true' });
+    assert.deepEqual([e.cert, e.key, e.port, e.registryWhitelist, e.logLevel], ['c', 'k', 9000, ['a.io'], 'debug']);
+  });
+  it('prefers flags over IMAGEGATE_* over BOUNCER_*', () => {
+    assert.equal(parseServeArgs([], { IMAGEGATE_PORT: '1', BOUNCER_PORT: '2' }).port, 1);
+    assert.equal(parseServeArgs(['--port', '3'], { IMAGEGATE_PORT: '1' }).port, 3);
+  });
+  it('refuses plain HTTP off loopback without --insecure', () => {
+    assert.throws(() => parseServeArgs(['--host', '0.0.0.0'], {}), UsageError);
+    assert.equal(parseServeArgs(['--host', '0.0.0.0', '--insecure'], {}).insecure, true);
+  });
+  it('refuses --cert without --key, and --client-ca without TLS', () => {
+    assert.throws(() => parseServeArgs(['--cert', 'c'], {}), UsageError);
+    assert.throws(() => parseServeArgs(['--client-ca', 'ca'], {}), UsageError);
+  });
+  it('knows loopback addresses', () => {
+    for (const h of ['127.0.0.1', '127.1.2.3', '::1', '[::1]', 'localhost']) assert.ok(isLoopback(h), h);
+    for (const h of ['0.0.0.0', '10.0.0.1', '::', 'localhost.evil.com']) assert.ok(!isLoopback(h), h);
+  });
+});
+
+describe('imagegate serve', () => {
+  it('exits 2 when asked for plain HTTP on 0.0.0.0', async () => {
+    const r = await runImagegate(['serve', '--host', '0.0.0.0', '--port', '0']);
+    assert.equal(r.code, 2);
+    assert.match(r.stderr, /refusing plain HTTP/);
+  });
+  it('exits 2 on an invalid policy file', async () => {
+    const r = await runImagegate(['serve', '--config', BAD, '--port', '0']);
+    assert.equal(r.code, 2);
+    assert.match(r.stderr, /defaultAction/);
+  });
+  it('serves the kube-image-bouncer policy from --registry-whitelist', async () => {
+    const ig = await startImagegate(['--registry-whitelist', 'docker.io,quay.io']);
+    try {
+      assert.equal((await postReview(ig.url, imageReview(['nginx:1.25']))).json().status.allowed, true);
+      assert.equal((await postReview(ig.url, imageReview(['quay.io/a/b:2']))).json().status.allowed, true);
+      assert.equal((await postReview(ig.url, imageReview(['nginx']))).json().status.allowed, false);
+      assert.equal((await postReview(ig.url, imageReview(['nginx:latest']))).json().status.allowed, false);
+      assert.equal((await postReview(ig.url, imageReview(['ghcr.io/a/b:1']))).json().status.allowed, false);
+      assert.equal((await postReview(ig.url, imageReview(['docker.io.evil.com/a:1']))).json().status.allowed, false);
+    } finally {
+      assert.equal(await ig.stop('SIGTERM'), 0);
+    }
+  });
+  it('starts on the embedded default policy with a plain-HTTP warning, and exits 0 on SIGTERM', async () => {
+    const ig = await startImagegate([]);
+    try {
+      const warn = await ig.waitForLog((r) => r.event === 'plain-http');
+      assert.equal(warn.level, 'warn');
+      assert.equal((await postReview(ig.url, imageReview(['nginx:1.27']))).json().status.allowed, true);
+    } finally {
+      assert.equal(await ig.stop('SIGTERM'), 0);
+    }
+  });
+});

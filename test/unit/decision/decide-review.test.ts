@@ -1,0 +1,212 @@
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { Decider } from '../../../server/decision/decide-review';
+import type { ImageLookups } from '../../../server/decision/ports';
+import { loadPolicyText } from '../../../server/policy/load';
+import { LookupError, VerificationError } from '../../../server/errors';
+import type { ReviewRequest } from '../../../server/imagereview/wire-types';
+
+const DIGEST = `sha256:${'a'.repeat(64)}`;
+const BG = 'imagegate.image-policy.k8s.io/break-glass';
+
+function policy(yaml: string, generation = 1) {
+  return loadPolicyText(`apiVersion: imagegate/v1\nkind: Policy\n${yaml}`, 'test', generation);
+}
+function review(images: string[], namespace = 'default', annotations: Record<string, string> = {}): ReviewRequest {
+  return { images, namespace, annotations };
+}
+
+const BASE = `registries: [docker.io, ghcr.io, "*.gcr.io", "127.0.0.1:5000"]
+rules:
+  - name: system
+    images: ["docker.io/library/*"]
+    namespaces: ["kube-*"]
+    requireDigest: false
+    allowLatest: true
+  - name: blocked
+    images: ["docker.io/bad/**"]
+    action: deny
+  - name: pinned
+    images: ["ghcr.io/acme/**"]
+  - name: tagged
+    images: ["docker.io/**", "*.gcr.io/**"]
+    requireDigest: false
+  - name: watch
+    images: ["127.0.0.1:5000/audit/**"]
+    requireDigest: true
+    mode: audit
+`;
+
+describe('Decider.decide', () => {
+  describe('in config.md evaluation order', () => {
+    const p = policy(BASE);
+    const rows: Array<[string, string, string, boolean, string | undefined, string]> = [
+      // image, namespace, expected code, allowed, rule, why
+      ['nginx:1.25', 'default', 'ALLOWED', true, 'tagged', 'docker.io/library/nginx falls through "system" (namespace) to "tagged"'],
+      ['nginx', 'default', 'LATEST_NOT_ALLOWED', false, 'tagged', 'implied :latest'],
+      ['nginx:latest', 'default', 'LATEST_NOT_ALLOWED', false, 'tagged', 'explicit :latest'],
+      [`nginx@${DIGEST}`, 'default', 'ALLOWED', true, 'tagged', 'a digest is never "latest"'],
+      ['nginx', 'kube-system', 'ALLOWED', true, 'system', 'first matching rule wins; it allows latest'],
+      ['docker.io/bad/x:1', 'default', 'RULE_DENIES', false, 'blocked', 'action deny'],
+      ['ghcr.io/acme/api:1.2', 'default', 'DIGEST_REQUIRED', false, 'pinned', 'requireDigest defaults to true'],
+      [`ghcr.io/acme/api@${DIGEST}`, 'default', 'ALLOWED', true, 'pinned', 'pinned'],
+      ['ghcr.io/other/x:1', 'default', 'NO_MATCHING_RULE', false, undefined, 'defaultAction deny'],
+      ['quay.io/x/y:1', 'default', 'REGISTRY_NOT_ALLOWED', false, undefined, 'registry not listed'],
+      ['docker.io.evil.com/library/nginx:1', 'default', 'REGISTRY_NOT_ALLOWED', false, undefined, 'docker.io.evil.com is not docker.io'],
+      ['gcr.io/x/y:1', 'default', 'REGISTRY_NOT_ALLOWED', false, undefined, '*.gcr.io does not match gcr.io'],
+      ['eu.gcr.io/x/y:1', 'default', 'ALLOWED', true, 'tagged', '*.gcr.io matches eu.gcr.io'],
+      ['NGINX:1', 'default', 'INVALID_REFERENCE', false, undefined, 'uppercase repository'],
+      ['nginx:1 ', 'default', 'INVALID_REFERENCE', false, undefined, 'trailing space'],
+      ['127.0.0.1:5000/audit/app:1', 'default', 'DIGEST_REQUIRED', true, 'watch', 'audit mode allows but records'],
+    ];
+    for (const [image, ns, code, allowed, rule, why] of rows) {
+      it(`${image} in ${ns} → ${code} (${why})`, async () => {
+        const d = await new Decider().decide(review([image], ns), p);
+        const v = d.images[0]!;
+        assert.equal(v.code, code);
+        assert.equal(v.allowed, allowed);
+        assert.equal(v.rule, rule);
+        assert.equal(d.allowed, allowed);
+      });
+    }
+  });
+
+  it('denies the review when any image is denied, naming every denied image with rule and step', async () => {
+    const d = await new Decider().decide(review(['nginx:1', 'nginx', 'quay.io/a/b:1']), policy(BASE));
+    assert.equal(d.allowed, false);
+    assert.match(d.reason!, /^nginx \(docker\.io\/library\/nginx:latest\) denied by rule "tagged": allowLatest: .*; quay\.io\/a\/b:1 denied: registry "quay\.io" is not in the allowed registries/);
+    assert.doesNotMatch(d.reason!, /nginx:1 /);
+  });
+
+  it('allows an empty image list (nothing will run)', async () => {
+    const d = await new Decider().decide(review([]), policy(BASE));
+    assert.equal(d.allowed, true);
+  });
+
+  it('returns audit annotations for audit-mode violations with valid keys', async () => {
+    const d = await new Decider().decide(review(['127.0.0.1:5000/audit/app:1']), policy(BASE));
+    assert.equal(d.allowed, true);
+    assert.match(d.auditAnnotations['audit-violation-0']!, /would be denied by rule "watch": requireDigest/);
+    assert.equal(d.auditAnnotations['audit-required'], 'true');
+    for (const k of Object.keys(d.auditAnnotations)) {
+      assert.ok(k.length <= 63 && !k.includes('/') && /^[A-Za-z0-9][-_.A-Za-z0-9]*[A-Za-z0-9]$/.test(k), k);
+    }
+  });
+
+  describe('break-glass', () => {
+    const p = policy(`${BASE}breakGlass:\n  enabled: true\n  annotation: ${BG}\n  namespaces: ["prod-*"]\n`);
+    it('allows a violating review in a listed namespace and audits the justification', async () => {
+      const d = await new Decider().decide(review(['nginx'], 'prod-a', { [BG]: 'INC-42 outage' }), p);
+      assert.equal(d.allowed, true);
+      assert.equal(d.breakGlass, 'INC-42 outage');
+      assert.equal(d.auditAnnotations['break-glass'], 'INC-42 outage');
+      assert.match(d.auditAnnotations['break-glass-override-0']!, /allowed by break-glass/);
+    });
+    it('does not apply in a namespace that is not listed', async () => {
+      assert.equal((await new Decider().decide(review(['nginx'], 'dev', { [BG]: 'x' }), p)).allowed, false);
+    });
+    it('does not apply with an empty justification', async () => {
+      assert.equal((await new Decider().decide(review(['nginx'], 'prod-a', { [BG]: '  ' }), p)).allowed, false);
+    });
+    it('does not apply when disabled', async () => {
+      assert.equal((await new Decider().decide(review(['nginx'], 'prod-a', { [BG]: 'x' }), policy(BASE))).allowed, false);
+    });
+    it('never admits an unparseable reference', async () => {
+      const d = await new Decider().decide(review(['Bad Image'], 'prod-a', { [BG]: 'x' }), p);
+      assert.equal(d.allowed, false);
+      assert.equal(d.images[0]!.code, 'INVALID_REFERENCE');
+    });
+  });
+
+  describe('with lookups', () => {
+    const VERIFY = `registries: [ghcr.io]
+failurePolicy: FP
+rules:
+  - name: signed
+    images: ["ghcr.io/acme/**"]
+    requireDigest: false
+    resolveTags: true
+verifiers: {}
+`;
+    function lookups(over: Partial<ImageLookups>): ImageLookups {
+      return {
+        resolveTag: async () => DIGEST,
+        verify: async () => {},
+        ...over,
+      };
+    }
+    it('records the digest a tag resolved to', async () => {
+      const d = await new Decider({ lookups: lookups({}) }).decide(review(['ghcr.io/acme/a:1']), policy(VERIFY.replace('FP', 'closed')));
+      assert.equal(d.allowed, true);
+      assert.equal(d.images[0]!.digest, DIGEST);
+    });
+    it('denies a failed lookup under failurePolicy closed', async () => {
+      const l = lookups({ resolveTag: async () => { throw new LookupError('LOOKUP_TIMEOUT', 'registry timeout after 5s'); } });
+      const d = await new Decider({ lookups: l }).decide(review(['ghcr.io/acme/a:1']), policy(VERIFY.replace('FP', 'closed')));
+      assert.equal(d.allowed, false);
+      assert.equal(d.images[0]!.code, 'LOOKUP_TIMEOUT');
+      assert.match(d.reason!, /denied by rule "signed": resolveTags: registry timeout after 5s/);
+    });
+    it('allows a failed lookup under failurePolicy open, loudly', async () => {
+      const seen: string[] = [];
+      const l = lookups({ resolveTag: async () => { throw new LookupError('CONNECTION_FAILED', 'connection refused'); } });
+      const observer = { imageDecided() {}, cacheUsed() {}, internalError() {}, failedOpen: (image: string) => seen.push(image) };
+      const d = await new Decider({ lookups: l, observer }).decide(review(['ghcr.io/acme/a:1']), policy(VERIFY.replace('FP', 'open')));
+      assert.equal(d.allowed, true);
+      assert.deepEqual(seen, ['ghcr.io/acme/a:1']);
+      assert.match(d.auditAnnotations['lookup-failed-open-0']!, /connection refused/);
+    });
+    it('never fails open on wrong evidence', async () => {
+      const l = lookups({ resolveTag: async () => { throw new VerificationError('SIGNATURE_INVALID', 'bad'); } });
+      const d = await new Decider({ lookups: l }).decide(review(['ghcr.io/acme/a:1']), policy(VERIFY.replace('FP', 'open')));
+      assert.equal(d.allowed, false);
+    });
+    it('turns an unexpected exception into an INTERNAL_ERROR deny', async () => {
+      const l = lookups({ resolveTag: async () => { throw new TypeError('boom'); } });
+      const d = await new Decider({ lookups: l }).decide(review(['ghcr.io/acme/a:1']), policy(VERIFY.replace('FP', 'open')));
+      assert.equal(d.allowed, false);
+      assert.equal(d.images[0]!.code, 'INTERNAL_ERROR');
+    });
+    it('denies when the review deadline passes, even if a lookup never settles', async () => {
+      const l = lookups({ resolveTag: () => new Promise<string>(() => {}) });
+      const p = policy(`${VERIFY.replace('FP', 'closed')}timeouts:\n  review: 200ms\n  lookup: 100ms\n`);
+      const d = await new Decider({ lookups: l }).decide(review(['ghcr.io/acme/a:1']), p);
+      assert.equal(d.allowed, false);
+      assert.equal(d.images[0]!.code, 'REVIEW_DEADLINE_EXCEEDED');
+      assert.match(d.reason!, /review deadline of 200ms exceeded/);
+    });
+  });
+
+  describe('decision cache', () => {
+    it('serves a repeated review from the cache within a generation', async () => {
+      const decider = new Decider();
+      const p = policy(BASE);
+      assert.equal((await decider.decide(review(['nginx:1']), p)).cacheHit, false);
+      assert.equal((await decider.decide(review(['nginx:1']), p)).cacheHit, true);
+    });
+    it('never serves a decision from an older generation', async () => {
+      const decider = new Decider();
+      assert.equal((await decider.decide(review(['nginx:1']), policy(BASE, 1))).allowed, true);
+      const stricter = policy(BASE.replace(/name: tagged\n    images: \["docker.io\/\*\*", "\*.gcr.io\/\*\*"\]\n    requireDigest: false/, 'name: tagged\n    images: ["docker.io/**"]'), 2);
+      const d = await decider.decide(review(['nginx:1']), stricter);
+      assert.equal(d.cacheHit, false);
+      assert.equal(d.allowed, false);
+    });
+    it('keys on namespace and the break-glass annotation', async () => {
+      const decider = new Decider();
+      const p = policy(`${BASE}breakGlass:\n  enabled: true\n  annotation: ${BG}\n  namespaces: ["prod"]\n`);
+      assert.equal((await decider.decide(review(['nginx'], 'prod'), p)).allowed, false);
+      assert.equal((await decider.decide(review(['nginx'], 'prod', { [BG]: 'INC-1' }), p)).allowed, true);
+      assert.equal((await decider.decide(review(['nginx'], 'prod'), p)).allowed, false);
+    });
+    it('does not cache a deadline overrun', async () => {
+      let calls = 0;
+      const l: ImageLookups = { resolveTag: () => { calls++; return new Promise<string>(() => {}); }, verify: async () => {} };
+      const p = policy(`registries: [ghcr.io]\nrules:\n  - name: r\n    images: ["ghcr.io/**"]\n    requireDigest: false\n    resolveTags: true\ntimeouts:\n  review: 100ms\n  lookup: 50ms\n`);
+      const decider = new Decider({ lookups: l });
+      await decider.decide(review(['ghcr.io/a:1']), p);
+      await decider.decide(review(['ghcr.io/a:1']), p);
+      assert.equal(calls, 2);
+    });
+  });
+});
