@@ -35,7 +35,7 @@ describe('cross-checks', () => {
           acme-cosign: {type: cosign, publicKeys: [{file: /k.pub}]}
       `);
       assert.deepEqual(issuePaths(err), ['rules[0].verify[1]']);
-      assert.equal(issueAt(err, 'rules[0].verify[1]').position, '6:52');
+      assert.equal(issueAt(err, 'rules[0].verify[1]').position, '5:61');
     });
   });
 

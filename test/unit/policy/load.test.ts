@@ -362,7 +362,7 @@ describe('loadPolicyText', () => {
         'CONFIG_INVALID',
       );
       assert.deepEqual(issuePaths(err), ['verifiers["bad name"]']);
-      assert.equal(err.issues[0]?.position, '5:3');
+      assert.equal(err.issues[0]?.position, '6:3');
     });
   });
 
