@@ -31,5 +31,8 @@ COPY --from=build /app/config/ config/
 # Numeric, so that the kubelet can check runAsNonRoot (uid 1000 is the image's `node` user).
 USER 1000:1000
 EXPOSE 1323
-ENTRYPOINT ["node", "/app/bin/imagegate"]
-CMD ["serve"]
+# `serve` is part of the entrypoint, as kube-image-bouncer's image runs its server with the flags as
+# arguments: a manifest that passes only `args: [--cert=..., --key=...]` keeps working when just the
+# image is swapped. Other commands: --entrypoint node IMAGE /app/bin/imagegate check ..., or
+# `kubectl exec ... -- node /app/bin/imagegate check ...`.
+ENTRYPOINT ["node", "/app/bin/imagegate", "serve"]

@@ -270,7 +270,7 @@ new_key() {
   esac
 }
 key_usage() { # digitalSignature for ECDSA; RSA key exchange also needs keyEncipherment
-  if openssl pkey -in "$1" -noout -text 2>/dev/null | head -n 1 | grep -q 'RSA'; then
+  if [[ "$KEY_TYPE" == rsa ]]; then
     echo "critical, digitalSignature, keyEncipherment"
   else
     echo "critical, digitalSignature"
@@ -304,7 +304,7 @@ issue_leaf() {
   {
     printf '[req]\ndistinguished_name = dn\nprompt = no\n[dn]\nCN = %s\n[ext]\n' "$cn"
     printf 'basicConstraints = critical, CA:FALSE\n'
-    printf 'keyUsage = %s\n' "$(key_usage "$WORK/$name.key")"
+    printf 'keyUsage = %s\n' "$(key_usage)"
     printf 'extendedKeyUsage = %s\n' "$eku"
     printf 'subjectKeyIdentifier = hash\nauthorityKeyIdentifier = keyid:always\n'
     if [[ $# -gt 0 ]]; then

@@ -34,6 +34,7 @@ MODE=install
 DRY_RUN=0
 WAIT=auto
 WAIT_TIMEOUT=240
+ADMIN_KUBECONFIG="${IMAGEGATE_ADMIN_KUBECONFIG:-/etc/kubernetes/admin.conf}"
 
 PLUGIN=ImagePolicyWebhook
 VOLUME_NAME=imagegate-admission
@@ -317,11 +318,11 @@ show_diff() {
 }
 
 # --- Waiting for the kubelet to restart kube-apiserver ---------------------------------------------
-apiserver_container() { crictl ps --name '^kube-apiserver$' --state Running -q 2>/dev/null | head -n 1 || true; }
+apiserver_container() { crictl ps --name '^kube-apiserver$' --state running -q 2>/dev/null | head -n 1 || true; }
 apiserver_ready() {
   local port
-  if command -v kubectl >/dev/null 2>&1 && [[ -r /etc/kubernetes/admin.conf ]]; then
-    kubectl --kubeconfig /etc/kubernetes/admin.conf get --raw=/readyz >/dev/null 2>&1
+  if command -v kubectl >/dev/null 2>&1 && [[ -r "$ADMIN_KUBECONFIG" ]]; then
+    kubectl --kubeconfig "$ADMIN_KUBECONFIG" get --raw=/readyz >/dev/null 2>&1
   elif command -v curl >/dev/null 2>&1; then
     port=$(prefix_value "$MANIFEST" "    - --secure-port=")
     curl -ksf --max-time 3 "https://127.0.0.1:${port:-6443}/readyz" >/dev/null 2>&1
@@ -431,11 +432,11 @@ put_file() {
 
 do_install() {
   local new old_id=""
+  check_layout "$MANIFEST"
   [[ -n "$SERVER_URL" ]] || SERVER_URL=$(default_server_url)
   [[ "$SERVER_URL" =~ ^https://[^[:space:]\"\'#]+$ ]] || usage_error "--server must be an https:// URL without spaces, quotes or '#'"
   [[ -f "$TEMPLATE_DIR/kubeconf" && -f "$TEMPLATE_DIR/admission_config.yaml" ]] ||
     die "templates not found in $TEMPLATE_DIR (run the script from the imagegate repository)"
-  check_layout "$MANIFEST"
   check_certs
 
   local kubeconf cfg
@@ -478,7 +479,10 @@ do_install() {
   fi
   backup_manifest
   local waiting=0
-  if should_wait; then waiting=1; old_id=$(apiserver_container); fi
+  if should_wait; then
+    old_id=$(apiserver_container)
+    if [[ -n "$old_id" ]]; then waiting=1; else say "crictl lists no running kube-apiserver container: not waiting"; fi
+  fi
   write_manifest "$new"
   say "edited $MANIFEST: --enable-admission-plugins=$(prefix_value "$MANIFEST" "$PLUGINS_PREFIX"), --admission-control-config-file=$CFG_FILE, hostPath mount $ADMISSION_DIR"
   say "undo with: $0 --undo"
@@ -518,7 +522,10 @@ do_undo() {
   fi
   backup_manifest
   local waiting=0
-  if should_wait; then waiting=1; old_id=$(apiserver_container); fi
+  if should_wait; then
+    old_id=$(apiserver_container)
+    if [[ -n "$old_id" ]]; then waiting=1; else say "crictl lists no running kube-apiserver container: not waiting"; fi
+  fi
   write_manifest "$new"
   if [[ -f "$ORIG_BACKUP" ]]; then
     if cmp -s -- "$MANIFEST" "$ORIG_BACKUP"; then

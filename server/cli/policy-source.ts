@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { ConfigError } from '../errors';
 import type { CompiledPolicy } from '../policy/compiled-policy';
-import { loadPolicyText } from '../policy/load';
+import { loadPolicyFile, loadPolicyText } from '../policy/load';
 
 /**
  * Where a policy comes from: a file, the embedded default (config/default.yaml, shipped in the
@@ -53,15 +53,19 @@ export function bouncerPolicyText(whitelist: readonly string[]): string {
   });
 }
 
-/** Reads, validates and compiles the policy of `origin`. Throws ConfigError. */
+/**
+ * Reads, validates and compiles the policy of `origin`. Throws ConfigError. Files go through
+ * loadPolicyFile, which resolves relative key paths against the file's folder and applies the
+ * size and encoding checks.
+ */
 export function loadPolicy(origin: PolicyOrigin, generation: number): CompiledPolicy {
+  if (origin.kind === 'file') return loadPolicyFile(origin.path, generation);
   let text: string;
   let source: string;
   try {
     ({ text, source } = policyText(origin));
   } catch (err) {
-    const where = origin.kind === 'file' ? origin.path : DEFAULT_POLICY_PATH;
-    throw new ConfigError('CONFIG_UNREADABLE', [{ path: '', message: `cannot read ${where}: ${(err as Error).message}` }], err);
+    throw new ConfigError('CONFIG_UNREADABLE', [{ path: '', message: `cannot read ${DEFAULT_POLICY_PATH}: ${(err as Error).message}` }], err);
   }
   return loadPolicyText(text, source, generation);
 }

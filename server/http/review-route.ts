@@ -6,6 +6,7 @@ import { decodeReview, parseReviewJson } from '../imagereview/decode';
 import { encodeReview } from '../imagereview/encode';
 import type { ReviewDecision } from '../decision/decide-review';
 import { buildDecisionRecord } from '../observe/audit-record';
+import { decisionLogger } from '../observe/logger';
 import { clientIdentity } from './client-identity';
 import { checkContentType, readBodyCapped } from './request-limits';
 import type { AppDeps } from './app-deps';
@@ -65,12 +66,14 @@ export function createReviewHandler(deps: AppDeps) {
     const seconds = Number(process.hrtime.bigint() - started) / 1e9;
     deps.metrics.reviews.inc({ result: decision.allowed ? 'allowed' : 'denied' });
     deps.metrics.reviewDuration.observe(seconds);
-    deps.logger.info(
-      buildDecisionRecord(
-        { requestId: randomUUID(), clientSubject: identity.subject, namespace: request.namespace, durationMs: seconds * 1000 },
-        decision,
-      ),
-    );
+    if (deps.logger.isLevelEnabled('info')) {
+      decisionLogger(deps.logger).info(
+        buildDecisionRecord(
+          { requestId: randomUUID(), clientSubject: identity.subject, namespace: request.namespace, durationMs: seconds * 1000 },
+          decision,
+        ),
+      );
+    }
     return c.json(encodeReview(decision), 200);
   };
 }

@@ -7,6 +7,7 @@
  * prefix match admitted `myregistry.io.evil.com`). Ports are part of the identity: an entry
  * without a port matches only hosts written without one, `*.example.com:5000` only port 5000.
  */
+import { canonicalizeIpv6 } from '../reference/normalize';
 import type { ParseResult } from './parse-result';
 
 /** Docker Hub aliases the distribution reference normaliser folds into `docker.io`. */
@@ -73,13 +74,15 @@ const HOST_EXPECTED = 'a registry host[:port] such as docker.io, registry.k8s.io
 export function parseRegistryHost(text: string): ParseResult<string> {
   const normalized = normalizeRegistryHost(text);
   const hp = splitHostPort(normalized);
-  if (!hp || !(validDomain(hp.host) || IPV6.test(hp.host))) {
+  // IPv6 literals are written the one RFC 5952 way the reference parser writes them.
+  const ipv6 = hp && IPV6.test(hp.host) ? canonicalizeIpv6(hp.host.slice(1, -1)) : undefined;
+  if (!hp || !(validDomain(hp.host) || ipv6 !== undefined)) {
     return { ok: false, message: 'not a valid registry host', expected: HOST_EXPECTED };
   }
   if (!validPort(hp.port)) {
     return { ok: false, message: 'not a valid port', expected: 'a port 1-65535 without leading zeros' };
   }
-  return { ok: true, value: normalized };
+  return { ok: true, value: ipv6 === undefined ? normalized : `${ipv6}${hp.port !== undefined ? `:${hp.port}` : ''}` };
 }
 
 /** Validates and normalises one `registries` entry: exact `host[:port]` or `*.domain[:port]`. */

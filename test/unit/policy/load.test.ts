@@ -260,6 +260,13 @@ describe('loadPolicyText', () => {
     it('refuses unknown tags', () => {
       expectConfigError(() => loadPolicyText(minimalPolicy('defaultAction: !allow x\n'), 'test', 1), 'CONFIG_SYNTAX');
     });
+    it('treats __proto__ as an unknown key, never as a prototype that supplies values', () => {
+      const err = expectConfigError(
+        () => loadPolicyText(minimalPolicy('__proto__:\n  defaultAction: allow\n'), 'test', 1),
+        'CONFIG_INVALID',
+      );
+      assert.deepEqual(issuePaths(err), ['__proto__']);
+    });
     it('reads YAML 1.1 booleans like "yes" as strings, so they are wrong types', () => {
       const err = expectConfigError(() => loadPolicyText(minimalPolicy('breakGlass:\n  enabled: yes\n'), 'test', 1), 'CONFIG_INVALID');
       assert.deepEqual(issuePaths(err), ['breakGlass.enabled']);

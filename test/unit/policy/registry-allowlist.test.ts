@@ -34,6 +34,7 @@ describe('compileRegistryAllowlist', () => {
       [['127.0.0.1:5000'], '127.0.0.1:50000', false, 'port is compared whole, not as a prefix'],
       [['localhost:5000'], 'localhost:5000', true, 'localhost with a port'],
       [['[::1]:5000'], '[::1]:5000', true, 'IPv6 literal'],
+      [['[0:0:0:0:0:0:0:1]:5000'], '[::1]:5000', true, 'IPv6 entries are written the RFC 5952 way, as references are'],
       [[], 'docker.io', false, 'an empty allowlist allows nothing'],
       [['docker.io', '*.pkg.dev'], 'europe-docker.pkg.dev', true, 'second entry'],
       [['docker.io', '*.pkg.dev'], 'pkg.dev', false, 'bare domain of a wildcard'],
@@ -88,6 +89,7 @@ describe('parseRegistryEntry', () => {
     ['bad-.com', 'a label ending with "-"'],
     ['a..b', 'an empty label'],
     [`${'a'.repeat(64)}.com`, 'a label over 63 characters'],
+    ['[::1::2]:5000', 'not an IPv6 address'],
   ];
   for (const [entry, why] of invalid) {
     it(`refuses ${JSON.stringify(entry)} (${why})`, () => {
