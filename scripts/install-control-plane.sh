@@ -453,9 +453,10 @@ do_install() {
     return 0
   fi
 
+  [[ -w "$MANIFEST_DIR" ]] || die "cannot write $MANIFEST_DIR (run as root)"
   # The files first: the apiserver must find them the moment the kubelet restarts it.
   WROTE=()
-  mkdir -p "$ADMISSION_DIR"
+  mkdir -p "$ADMISSION_DIR" || die "cannot create $ADMISSION_DIR (run as root)"
   chmod 700 "$ADMISSION_DIR"
   put_file "$cfg" admission_config.yaml 644
   put_file "$kubeconf" kubeconf 644
@@ -467,7 +468,7 @@ do_install() {
   if cmp -s -- "$new" "$MANIFEST"; then
     say "$MANIFEST already has $PLUGIN, the config flag and the mount: unchanged"
     if [[ ${#WROTE[@]} -gt 0 ]]; then
-      say "note: kube-apiserver reads these files only at start; restart it to use them (e.g. crictl stop the kube-apiserver container, or move the manifest out and back)"
+      say "note: kube-apiserver reads these files only at start; restart it to use them: crictl stop \$(crictl ps -q --name kube-apiserver) (the kubelet starts it again)"
     fi
     return 0
   fi
@@ -520,6 +521,7 @@ do_undo() {
     show_diff "$MANIFEST" "$new"
     return 0
   fi
+  [[ -w "$MANIFEST_DIR" ]] || die "cannot write $MANIFEST_DIR (run as root)"
   backup_manifest
   local waiting=0
   if should_wait; then
