@@ -4,7 +4,7 @@ import type { ReviewRequest } from '../imagereview/wire-types';
 import { displayImage } from '../decision/reasons';
 import type { ImageVerdict } from '../decision/image-verdict';
 import { createLogger, type LogLevel } from '../observe/logger';
-import { createDecider } from './compose';
+import { createDecisionStack } from './compose';
 import { loadPolicy } from './policy-source';
 import { UsageError } from './args';
 
@@ -38,7 +38,8 @@ export async function runCheck(argv: readonly string[]): Promise<number> {
   const logger = createLogger((values['log-level'] ?? 'warn') as LogLevel, 'stderr');
   const policy = loadPolicy(values.config ? { kind: 'file', path: values.config } : { kind: 'default' }, 1);
   const request: ReviewRequest = { images: positionals, annotations, namespace: values.namespace ?? 'default' };
-  const decider = createDecider(logger);
+  const stack = createDecisionStack(logger);
+  const decider = stack.decider;
   try {
     const decision = await decider.decideUncached(request, policy);
     if (output === 'json') {
@@ -49,7 +50,7 @@ export async function runCheck(argv: readonly string[]): Promise<number> {
     }
     return decision.allowed ? 0 : 1;
   } finally {
-    decider.close();
+    await stack.close();
   }
 }
 

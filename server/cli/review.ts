@@ -4,7 +4,7 @@ import { DecodeError } from '../errors';
 import { decodeReview, parseReviewJson } from '../imagereview/decode';
 import { encodeReview } from '../imagereview/encode';
 import { createLogger, type LogLevel } from '../observe/logger';
-import { createDecider } from './compose';
+import { createDecisionStack } from './compose';
 import { loadPolicy } from './policy-source';
 import { UsageError } from './args';
 
@@ -28,13 +28,14 @@ export async function runReview(argv: readonly string[]): Promise<number> {
   const body = input === '-' ? await readStdin() : readFileSync(input);
   if (body.length > STDIN_MAX_BYTES) throw new DecodeError('BODY_TOO_LARGE', `input exceeds ${STDIN_MAX_BYTES} bytes`);
   const request = decodeReview(parseReviewJson(body));
-  const decider = createDecider(logger);
+  const stack = createDecisionStack(logger);
+  const decider = stack.decider;
   try {
     const decision = await decider.decideUncached(request, policy);
     process.stdout.write(`${JSON.stringify(encodeReview(decision))}\n`);
     return decision.allowed ? 0 : 1;
   } finally {
-    decider.close();
+    await stack.close();
   }
 }
 

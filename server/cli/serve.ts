@@ -13,7 +13,7 @@ import { PolicyStore } from '../policy/policy-store';
 import { watchPolicy } from '../policy/policy-watcher';
 import { errorSummary } from '../http/review-route';
 import { parseServeArgs, type ServeSettings } from './args';
-import { createDecider } from './compose';
+import { createDecisionStack } from './compose';
 import { loadPolicy, type PolicyOrigin } from './policy-source';
 import { unreadableTrustFiles } from './readiness';
 
@@ -75,7 +75,8 @@ export async function startServer(settings: ServeSettings, logger: Logger): Prom
   const metrics = new Metrics();
   metrics.policyReloads.inc({ result: 'success' });
   metrics.policyGeneration.set(initial.policy.generation);
-  const decider = createDecider(logger, metrics);
+  const stack = createDecisionStack(logger, metrics);
+  const decider = stack.decider;
   logger.info(
     { event: 'policy-loaded', source: initial.policy.source, generation: initial.policy.generation, rules: initial.policy.rules.length },
     'policy loaded',
@@ -153,7 +154,7 @@ export async function startServer(settings: ServeSettings, logger: Logger): Prom
       stopWatching();
       stopTls();
       await gracefulClose(server, SHUTDOWN_GRACE_MS);
-      decider.close();
+      await stack.close();
     },
   };
 }

@@ -74,10 +74,12 @@ async function evaluateSteps(image: string, ctx: EvaluationContext): Promise<Ima
     });
   }
 
-  const { violation, digest } = await checkRule(ref, rule, ctx);
-  if (!violation) {
-    return verdict(image, ref, rule, { step: 'verify', code: 'ALLOWED', detail: '', digest });
+  const outcome = await checkRule(ref, rule, ctx);
+  if (!outcome.violation) {
+    return verdict(image, ref, rule, { step: 'verify', code: 'ALLOWED', detail: '', digest: outcome.digest });
   }
+  // The digest a tag resolved to stays on the verdict when a later step fails (audit record).
+  const violation: Violation = { ...outcome.violation, digest: outcome.violation.digest ?? outcome.digest };
   if (violation.failedOpen) {
     ctx.observer.failedOpen(image, rule.name, violation.detail);
     return { ...verdict(image, ref, rule, violation), allowed: true, failedOpen: true };

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import type { IncomingMessage } from 'node:http';
 import type { Context } from 'hono';
 import type { HttpBindings } from '@hono/node-server';
 import { DecodeError } from '../errors';
@@ -6,10 +7,18 @@ import { decodeReview, parseReviewJson } from '../imagereview/decode';
 import { encodeReview } from '../imagereview/encode';
 import type { ReviewDecision } from '../decision/decide-review';
 import { buildDecisionRecord } from '../observe/audit-record';
-import { decisionLogger } from '../observe/logger';
+import { writeDecisionRecord } from '../observe/logger';
 import { clientIdentity } from './client-identity';
 import { checkContentType, readBodyCapped } from './request-limits';
 import type { AppDeps } from './app-deps';
+
+/** What to answer: status, JSON body, and whether to close the connection after it. */
+export interface ReviewAnswer {
+  readonly status: 200 | 400 | 403 | 413 | 415;
+  readonly body: unknown;
+  /** `Connection: close`: the body was not (fully) read, so its rest must never be parsed as a next request. */
+  readonly close: boolean;
+}
 
 /**
  * POST /image_policy and /imagereview.
@@ -27,55 +36,82 @@ import type { AppDeps } from './app-deps';
  * 4xx answers make the apiserver apply defaultAllow (contract.md §5.1); after a successful
  * decode every answer is 200 so that the decision, not the apiserver's default, stands
  * (style.md anti-pattern 3).
+ *
+ * Works on the raw Node request only, so that the same code serves the Hono route below and the
+ * review fast path in app.ts (which skips Hono's context and response objects on the hot path).
+ * Throws only for bugs (anything not a DecodeError before the decision); app.ts turns those into
+ * a 200 deny.
  */
+export async function answerReview(deps: AppDeps, incoming: IncomingMessage): Promise<ReviewAnswer> {
+  const started = process.hrtime.bigint();
+  const identity = clientIdentity(incoming);
+  if (deps.requireClientCert && !identity.verified) {
+    deps.metrics.reviews.inc({ result: 'error' });
+    return { status: 403, body: { error: 'a client certificate signed by the configured client CA is required' }, close: true };
+  }
+
+  let request;
+  try {
+    checkContentType(contentTypeOf(incoming));
+    const body = await readBodyCapped(incoming);
+    request = decodeReview(parseReviewJson(body));
+  } catch (err) {
+    if (!(err instanceof DecodeError)) throw err;
+    deps.metrics.reviews.inc({ result: 'error' });
+    deps.logger.info({ event: 'rejected-request', code: err.code, reason: err.message, client: identity.subject ?? null }, 'rejected request');
+    // The body was not (fully) read: close so its rest is never parsed as a next request.
+    const close = err.code === 'BODY_TOO_LARGE' || err.code === 'UNSUPPORTED_MEDIA_TYPE';
+    return { status: err.httpStatus, body: { error: err.message, code: err.code }, close };
+  }
+
+  const policy = deps.currentPolicy();
+  let decision: ReviewDecision;
+  try {
+    decision = await deps.decider.decide(request, policy);
+  } catch (err) {
+    // The decider catches per image; this is the last line so a bug is still a 200 deny.
+    deps.logger.error({ event: 'internal-error', err: errorSummary(err) }, 'review failed unexpectedly');
+    decision = internalErrorDecision(request.images, policy.generation);
+  }
+
+  const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+  deps.metrics.reviews.inc({ result: decision.allowed ? 'allowed' : 'denied' });
+  deps.metrics.reviewDuration.observe(seconds);
+  if (deps.logger.isLevelEnabled('info')) {
+    writeDecisionRecord(
+      deps.logger,
+      buildDecisionRecord(
+        { requestId: randomUUID(), clientSubject: identity.subject, namespace: request.namespace, durationMs: seconds * 1000 },
+        decision,
+      ),
+    );
+  }
+  return { status: 200, body: encodeReview(decision), close: false };
+}
+
+/** The Hono route for the review paths (used when a request does not take app.ts's fast path). */
 export function createReviewHandler(deps: AppDeps) {
   return async function handleImageReview(c: Context<{ Bindings: HttpBindings }>): Promise<Response> {
-    const started = process.hrtime.bigint();
-    const incoming = c.env.incoming;
-    const identity = clientIdentity(incoming);
-    if (deps.requireClientCert && !identity.verified) {
-      deps.metrics.reviews.inc({ result: 'error' });
-      c.header('Connection', 'close');
-      return c.json({ error: 'a client certificate signed by the configured client CA is required' }, 403);
-    }
-
-    let request;
-    try {
-      checkContentType(c.req.header('content-type'));
-      const body = await readBodyCapped(incoming);
-      request = decodeReview(parseReviewJson(body));
-    } catch (err) {
-      if (!(err instanceof DecodeError)) throw err;
-      deps.metrics.reviews.inc({ result: 'error' });
-      deps.logger.info({ event: 'rejected-request', code: err.code, reason: err.message, client: identity.subject ?? null }, 'rejected request');
-      // The body was not (fully) read: close so its rest is never parsed as a next request.
-      if (err.code === 'BODY_TOO_LARGE' || err.code === 'UNSUPPORTED_MEDIA_TYPE') c.header('Connection', 'close');
-      return c.json({ error: err.message, code: err.code }, err.httpStatus);
-    }
-
-    const policy = deps.currentPolicy();
-    let decision: ReviewDecision;
-    try {
-      decision = await deps.decider.decide(request, policy);
-    } catch (err) {
-      // The decider catches per image; this is the last line so a bug is still a 200 deny.
-      deps.logger.error({ event: 'internal-error', err: errorSummary(err) }, 'review failed unexpectedly');
-      decision = internalErrorDecision(request.images, policy.generation);
-    }
-
-    const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-    deps.metrics.reviews.inc({ result: decision.allowed ? 'allowed' : 'denied' });
-    deps.metrics.reviewDuration.observe(seconds);
-    if (deps.logger.isLevelEnabled('info')) {
-      decisionLogger(deps.logger).info(
-        buildDecisionRecord(
-          { requestId: randomUUID(), clientSubject: identity.subject, namespace: request.namespace, durationMs: seconds * 1000 },
-          decision,
-        ),
-      );
-    }
-    return c.json(encodeReview(decision), 200);
+    const answer = await answerReview(deps, c.env.incoming);
+    if (answer.close) c.header('Connection', 'close');
+    return c.json(answer.body, answer.status);
   };
+}
+
+/**
+ * The Content-Type as a fetch Request would report it (what the Hono route read before): every
+ * Content-Type header line, joined with ", " (Node's `incoming.headers` keeps only the first).
+ */
+function contentTypeOf(incoming: IncomingMessage): string | undefined {
+  const raw = incoming.rawHeaders;
+  let value: string | undefined;
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i] as string;
+    if (name.length === 12 && name.toLowerCase() === 'content-type') {
+      value = value === undefined ? (raw[i + 1] as string) : `${value}, ${raw[i + 1] as string}`;
+    }
+  }
+  return value;
 }
 
 function internalErrorDecision(images: readonly string[], generation: number): ReviewDecision {

@@ -2,14 +2,17 @@ import pino, { type Logger, type DestinationStream, type LoggerOptions } from 'p
 
 export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
 
-/** The redact backstop of every record except `decision` (see decisionLogger). */
+/** The redact backstop of every record except `decision` (see writeDecisionRecord). */
 const REDACT_PATHS = [
   '*.authorization', '*.Authorization', '*.password', '*.identitytoken', '*.token', '*.auth',
   '*.headers.authorization', 'headers.authorization', 'authorization', 'password', 'token',
 ];
 
-/** logger → its twin for decision records (same destination and format, no redact pass). */
-const decisionTwins = new WeakMap<Logger, Logger>();
+/** logger → a writer of its `decision` records straight to its destination (see writeDecisionRecord). */
+const decisionWriters = new WeakMap<Logger, (recordJson: string) => void>();
+
+/** Streams that need pino's per-record metadata (pino.multistream routes by it) always go through pino. */
+const NEEDS_METADATA = Symbol.for('pino.metadata');
 
 /**
  * JSON lines (interfaces.md "Logs"): stdout for `serve`, stderr for the other commands, whose
@@ -28,23 +31,32 @@ export function createLogger(level: LogLevel, destination: 'stdout' | 'stderr' |
     formatters: { level: (label) => ({ level: label }) },
   };
   const logger = pino({ ...options, redact: { paths: REDACT_PATHS, censor: '[redacted]' } }, dest);
-  decisionTwins.set(logger, pino(options, dest));
+  if (!(dest as { [NEEDS_METADATA]?: unknown })[NEEDS_METADATA]) {
+    // pino's own line for these options: {"level":"info","time":"<ISO>","service":"imagegate",<record fields>}
+    decisionWriters.set(logger, (recordJson) => {
+      dest.write(`{"level":"info","time":"${new Date().toISOString()}","service":"imagegate",${recordJson.slice(1)}\n`);
+    });
+  }
   return logger;
 }
 
 /**
- * The logger for the one `decision` record per review: the same destination, level and format as
- * `logger`, without pino's redact pass. A decision record is built field by field from an
- * allowlist of facts (audit-record.ts: no raw request, header or error object, so none of the
- * redact paths can occur in it), and the wildcard redaction walked and cloned every field of
- * every record: about a sixth of the server's CPU per cached review (BENCHMARKS.md). Every other
- * record keeps the backstop. A logger not made by createLogger is returned as it is.
+ * Writes the one `decision` record per review (an info record) to `logger`'s destination: the
+ * same line pino writes for it (test/unit/observe/logger.test.ts compares them), made with one
+ * JSON.stringify. pino would run its redact pass over it, which walked and cloned every field of
+ * every record (about a sixth of the server's CPU per cached review, BENCHMARKS.md), and its
+ * generic serializer; a decision record has nothing to redact: it is built field by field from an
+ * allowlist of facts (audit-record.ts: no raw request, header or error object), and every other
+ * record keeps the redact backstop. A logger not made by createLogger gets `logger.info(record)`.
  */
-export function decisionLogger(logger: Logger): Logger {
-  const twin = decisionTwins.get(logger);
-  if (!twin) return logger;
-  if (twin.level !== logger.level) twin.level = logger.level;
-  return twin;
+export function writeDecisionRecord(logger: Logger, record: Record<string, unknown>): void {
+  if (!logger.isLevelEnabled('info')) return;
+  const write = decisionWriters.get(logger);
+  if (write === undefined) {
+    logger.info(record);
+    return;
+  }
+  write(JSON.stringify(record));
 }
 
 /**

@@ -204,7 +204,7 @@ export class RegistryClient {
 
   /**
    * GET /v2/<name>/referrers/<digest>: the image index of manifests whose `subject` is `digest`.
-   * Undefined on 404, which is what a registry without the API answers (distribution 2.8.2:
+   * Undefined on 404 (or 400/405/501), which is what a registry without the API answers (distribution 2.8.2:
    * plain-text "404 page not found", reference §1.2); the caller then reads the referrers tag
    * schema (`sha256-<hex>`), as the spec's "Referrers Tag Schema" fallback says.
    */
@@ -221,7 +221,8 @@ export class RegistryClient {
       redirects: 'same-origin-only',
       signal,
     });
-    if (reply.status === 404) return undefined;
+    // 404 is the spec's "not supported"; 400/405/501 are what some registries send for unknown routes.
+    if (reply.status === 404 || reply.status === 400 || reply.status === 405 || reply.status === 501) return undefined;
     this.expectOk(reply, what);
     const mediaType = bareMediaType(reply.headers['content-type']);
     if (mediaType !== OCI_INDEX) {

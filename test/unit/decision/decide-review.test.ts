@@ -210,3 +210,35 @@ verifiers: {}
     });
   });
 });
+
+describe('the digest on a verdict', () => {
+  it('keeps the digest a tag resolved to when verification then fails', async () => {
+    const p = loadPolicyText(`apiVersion: imagegate/v1
+kind: Policy
+registries: [ghcr.io]
+rules:
+  - name: signed
+    images: ["ghcr.io/acme/**"]
+    requireDigest: false
+    resolveTags: true
+    verify: [k]
+verifiers:
+  k:
+    type: cosign
+    publicKeys:
+      - pem: |
+          -----BEGIN PUBLIC KEY-----
+          MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAEzWjoZjW1a2Ch5KW+wzL08wXn2bbO
+          d0HfVz4BhQxIq3+1B4xOo6qVnSmsFqHyqa4S9yP6hEtplK2Vzi9W8V0pCw==
+          -----END PUBLIC KEY-----
+`, 'test', 1);
+    const lookups: ImageLookups = {
+      resolveTag: async () => DIGEST,
+      verify: async () => { throw new VerificationError('SIGNATURE_NOT_FOUND', `no cosign signature found for ${DIGEST}`); },
+    };
+    const d = await new Decider({ lookups }).decide(review(['ghcr.io/acme/a:1']), p);
+    assert.equal(d.allowed, false);
+    assert.equal(d.images[0]!.digest, DIGEST);
+    assert.equal(d.images[0]!.code, 'SIGNATURE_NOT_FOUND');
+  });
+});
