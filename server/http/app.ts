@@ -55,10 +55,10 @@ export function createApp(deps: AppDeps): Hono<{ Bindings: HttpBindings }> {
   async function fastReview(incoming: IncomingMessage, path: string): Promise<Response> {
     try {
       const answer = await answerReview(deps, incoming);
-      return new Response(JSON.stringify(answer.body), {
+      return new Response(answer.body, {
         status: answer.status,
-        // The same headers as c.header('Connection', 'close') + c.json(), in the same order.
-        headers: answer.close ? { connection: 'close', 'content-type': 'application/json' } : { 'Content-Type': 'application/json' },
+        // The same headers as c.header('Connection', 'close') + c.body(), in the same order.
+        headers: answer.close ? { connection: 'close', 'content-type': answer.contentType } : { 'Content-Type': answer.contentType },
       });
     } catch (err) {
       internalError(err, path);

@@ -6,9 +6,11 @@ export interface ClientIdentity {
   readonly verified: boolean;
   /** `CN=…,O=…` of the verified certificate, for the audit record. */
   readonly subject: string | undefined;
+  /** Why an unverified connection was not verified: no certificate, or the TLS error for one. */
+  readonly presented: string | null;
 }
 
-const NO_CLIENT: ClientIdentity = { verified: false, subject: undefined };
+const NO_CLIENT: ClientIdentity = { verified: false, subject: undefined, presented: null };
 // One TLS connection carries many reviews (keep-alive): compute the identity once per socket.
 const bySocket = new WeakMap<object, ClientIdentity>();
 
@@ -21,7 +23,16 @@ export function clientIdentity(incoming: IncomingMessage): ClientIdentity {
   let identity = NO_CLIENT;
   if (socket.authorized) {
     const cert = socket.getPeerCertificate(false) as PeerCertificate | undefined;
-    identity = { verified: true, subject: cert?.subject ? formatSubject(cert.subject) : undefined };
+    identity = { verified: true, subject: cert?.subject ? formatSubject(cert.subject) : undefined, presented: null };
+  } else {
+    const cert = socket.getPeerCertificate(false) as PeerCertificate | undefined;
+    const has = cert !== undefined && cert !== null && Object.keys(cert).length > 0;
+    identity = {
+      verified: false,
+      subject: undefined,
+      // The subject of an unverified certificate is attacker-chosen: only the TLS verdict is kept.
+      presented: has ? `certificate not verified: ${String(socket.authorizationError ?? 'unknown error')}` : 'no certificate',
+    };
   }
   bySocket.set(socket, identity);
   return identity;

@@ -15,9 +15,23 @@ import type { AppDeps } from './app-deps';
 /** What to answer: status, JSON body, and whether to close the connection after it. */
 export interface ReviewAnswer {
   readonly status: 200 | 400 | 403 | 413 | 415;
-  readonly body: unknown;
+  /** The serialised body: ImageReview JSON for 200, the reason as text for a 4xx. */
+  readonly body: string;
+  readonly contentType: typeof JSON_TYPE | typeof TEXT_TYPE;
   /** `Connection: close`: the body was not (fully) read, so its rest must never be parsed as a next request. */
   readonly close: boolean;
+}
+
+const JSON_TYPE = 'application/json';
+/**
+ * 4xx answers are plain text: for a text/* (or empty) content type the apiserver shows the body
+ * as the error message ("…is forbidden: <body>"), for JSON it shows only "unknown" (contract.md
+ * §5.4; request.go newUnstructuredResponseError, seen on the wire by the e2e suite).
+ */
+const TEXT_TYPE = 'text/plain; charset=utf-8';
+
+function refusal(status: 400 | 403 | 413 | 415, code: string, message: string, close: boolean): ReviewAnswer {
+  return { status, body: `imagegate refused the request (${code}): ${message}\n`, contentType: TEXT_TYPE, close };
 }
 
 /**
@@ -47,7 +61,12 @@ export async function answerReview(deps: AppDeps, incoming: IncomingMessage): Pr
   const identity = clientIdentity(incoming);
   if (deps.requireClientCert && !identity.verified) {
     deps.metrics.reviews.inc({ result: 'error' });
-    return { status: 403, body: { error: 'a client certificate signed by the configured client CA is required' }, close: true };
+    // Logged so a wrong apiserver certificate can be seen from imagegate's side too.
+    deps.logger.warn(
+      { event: 'client-refused', code: 'CLIENT_CERTIFICATE_REQUIRED', remote: incoming.socket?.remoteAddress ?? null, presented: identity.presented },
+      'refused a review: no client certificate verified by the client CA',
+    );
+    return refusal(403, 'CLIENT_CERTIFICATE_REQUIRED', 'a client certificate signed by the configured client CA is required', true);
   }
 
   let request;
@@ -61,7 +80,7 @@ export async function answerReview(deps: AppDeps, incoming: IncomingMessage): Pr
     deps.logger.info({ event: 'rejected-request', code: err.code, reason: err.message, client: identity.subject ?? null }, 'rejected request');
     // The body was not (fully) read: close so its rest is never parsed as a next request.
     const close = err.code === 'BODY_TOO_LARGE' || err.code === 'UNSUPPORTED_MEDIA_TYPE';
-    return { status: err.httpStatus, body: { error: err.message, code: err.code }, close };
+    return refusal(err.httpStatus, err.code, err.message, close);
   }
 
   const policy = deps.currentPolicy();
@@ -77,16 +96,15 @@ export async function answerReview(deps: AppDeps, incoming: IncomingMessage): Pr
   const seconds = Number(process.hrtime.bigint() - started) / 1e9;
   deps.metrics.reviews.inc({ result: decision.allowed ? 'allowed' : 'denied' });
   deps.metrics.reviewDuration.observe(seconds);
-  if (deps.logger.isLevelEnabled('info')) {
-    writeDecisionRecord(
-      deps.logger,
-      buildDecisionRecord(
-        { requestId: randomUUID(), clientSubject: identity.subject, namespace: request.namespace, durationMs: seconds * 1000 },
-        decision,
-      ),
-    );
+  const facts = { requestId: randomUUID(), clientSubject: identity.subject, namespace: request.namespace, durationMs: seconds * 1000 };
+  if (decision.breakGlass !== undefined || decision.images.some((v) => v.audited || v.failedOpen)) {
+    // Break-glass, audit-mode violations and failed-open lookups are logged at warn level
+    // (config.md "Audit mode", "Break-glass"; failurePolicy "open is logged loudly").
+    deps.logger.warn(buildDecisionRecord(facts, decision));
+  } else if (deps.logger.isLevelEnabled('info')) {
+    writeDecisionRecord(deps.logger, buildDecisionRecord(facts, decision));
   }
-  return { status: 200, body: encodeReview(decision), close: false };
+  return { status: 200, body: JSON.stringify(encodeReview(decision)), contentType: JSON_TYPE, close: false };
 }
 
 /** The Hono route for the review paths (used when a request does not take app.ts's fast path). */
@@ -94,7 +112,7 @@ export function createReviewHandler(deps: AppDeps) {
   return async function handleImageReview(c: Context<{ Bindings: HttpBindings }>): Promise<Response> {
     const answer = await answerReview(deps, c.env.incoming);
     if (answer.close) c.header('Connection', 'close');
-    return c.json(answer.body, answer.status);
+    return c.body(answer.body, answer.status, { 'Content-Type': answer.contentType });
   };
 }
 

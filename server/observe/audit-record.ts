@@ -27,6 +27,7 @@ export function buildDecisionRecord(facts: RequestFacts, d: ReviewDecision): Rec
     cache: d.cacheHit ? 'hit' : 'miss',
     durationMs: Math.round(facts.durationMs * 1000) / 1000,
     breakGlass: d.breakGlass ?? null,
+    auditAnnotations: d.auditAnnotations,
     images: d.images.map((v) => ({
       image: v.image,
       normalized: v.normalized ?? null,

@@ -5,7 +5,16 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { makeTestPki, type TestPki } from '../helpers/pki';
 import { startImagegate, type ImagegateProcess } from '../helpers/imagegate-process';
-import { imageReview, postReview, send } from '../helpers/http-client';
+import { imageReview, postReview, send, type SimpleResponse } from '../helpers/http-client';
+
+/**
+ * 4xx answers are text/plain so kube-apiserver shows them to the user instead of "unknown"
+ * (contract.md §5.4); the text carries the code.
+ */
+function assertRefusal(res: SimpleResponse, code: string): void {
+  assert.match(String(res.headers['content-type']), /^text\/plain/);
+  assert.ok(res.body.includes(`(${code})`), `expected ${code} in ${JSON.stringify(res.body)}`);
+}
 
 const POLICY = `apiVersion: imagegate/v1
 kind: Policy
@@ -53,25 +62,26 @@ describe('imagegate serve over plain HTTP on loopback', () => {
   it('refuses malformed JSON with 400 and the reason', async () => {
     const res = await postReview(ig.url, '{"kind":"ImageReview",');
     assert.equal(res.status, 400);
-    assert.equal(res.json().code, 'MALFORMED_JSON');
+    assertRefusal(res, 'MALFORMED_JSON');
   });
 
   it('refuses a wrong apiVersion with 400', async () => {
     const res = await postReview(ig.url, JSON.stringify({ apiVersion: 'imagepolicy.k8s.io/v1', kind: 'ImageReview', spec: {} }));
     assert.equal(res.status, 400);
-    assert.equal(res.json().code, 'WRONG_API_VERSION');
+    assertRefusal(res, 'WRONG_API_VERSION');
   });
 
   it('refuses a missing spec with 400', async () => {
     const res = await postReview(ig.url, JSON.stringify({ apiVersion: 'imagepolicy.k8s.io/v1alpha1', kind: 'ImageReview' }));
     assert.equal(res.status, 400);
-    assert.equal(res.json().code, 'MISSING_SPEC');
+    assertRefusal(res, 'MISSING_SPEC');
   });
 
   it('refuses a body over 1 MiB with 413', async () => {
     const big = imageReview(['nginx:1']).replace('"namespace"', `"pad":"${'x'.repeat(1024 * 1024)}","namespace"`);
     const res = await postReview(ig.url, big);
     assert.equal(res.status, 413);
+    assertRefusal(res, 'BODY_TOO_LARGE');
   });
 
   it('refuses a chunked body over 1 MiB with 413 (no Content-Length to trust)', async () => {
@@ -93,6 +103,7 @@ describe('imagegate serve over plain HTTP on loopback', () => {
   it('refuses a wrong content type with 415', async () => {
     const res = await postReview(ig.url, imageReview(['nginx:1']), undefined, '/image_policy', 'text/plain');
     assert.equal(res.status, 415);
+    assertRefusal(res, 'UNSUPPORTED_MEDIA_TYPE');
   });
 
   it('answers /healthz, /readyz and /metrics', async () => {
@@ -151,6 +162,9 @@ describe('imagegate serve over TLS with a client CA (mTLS)', () => {
   it('refuses a review without a client certificate with 403', async () => {
     const res = await postReview(ig.url, imageReview(['nginx:1.25']), { ca: pki.caCert });
     assert.equal(res.status, 403);
+    assertRefusal(res, 'CLIENT_CERTIFICATE_REQUIRED');
+    const rec = await ig.waitForLog((r) => r.event === 'client-refused' && r.presented === 'no certificate');
+    assert.equal(rec.level, 'warn');
   });
 
   it('refuses a review with a client certificate from another CA with 403', async () => {
