@@ -3,7 +3,9 @@
 # Sequential on purpose: the CI machines have 2 cores and each build already uses -p 2.
 # Usage: scripts/tools/build-all.sh            # idempotent; ~seconds when the cache is warm
 #        IMAGEGATE_TOOLS_DIR=/some/dir scripts/tools/build-all.sh
+#        IMAGEGATE_TOOLS_PRUNE=1 scripts/tools/build-all.sh   # delete the Go caches afterwards
 # stdout: one `name=path` line per tool (for `eval`/sourcing by CI); logs go to stderr.
+# shellcheck source=common.sh
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
 t_all="$(now_s)"
@@ -13,6 +15,12 @@ for s in build-kube.sh build-cosign.sh build-notation.sh; do
   log "$s: $(( $(now_s) - t ))s"
 done
 log "all tools ready in $(( $(now_s) - t_all ))s; cache: $TOOLS_DIR"
+# IMAGEGATE_TOOLS_PRUNE=1: drop the Go module/build caches (~6 GB) once the binaries exist.
+# Warm runs never need them; only a pin change (a rebuild) downloads and compiles again.
+if [[ "${IMAGEGATE_TOOLS_PRUNE:-0}" == 1 && -d "$TOOLS_DIR/go" ]]; then
+  log "pruning $TOOLS_DIR/go ($(du -sh "$TOOLS_DIR/go" | cut -f1))"
+  rm -rf "$TOOLS_DIR/go"
+fi
 
 for n in kube-apiserver etcd cosign notation; do
   [[ -x "$TOOLS_BIN/$n" ]] || die "missing $TOOLS_BIN/$n"

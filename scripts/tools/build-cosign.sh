@@ -5,6 +5,7 @@
 # cosign v2's go.mod has no replace/exclude directives, so plain
 # `go install github.com/sigstore/cosign/v2/cmd/cosign@VERSION` works (no wrapper module).
 # Its go.mod says `go 1.25.0`, so Go >= 1.25 is required (GOTOOLCHAIN=local).
+# shellcheck source=common.sh
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
 COSIGN_VERSION="${IMAGEGATE_COSIGN_VERSION:-v2.6.5}"

@@ -18,6 +18,7 @@
 #   system require /usr/bin/etcd (or IMAGEGATE_SYSTEM_ETCD)
 #   build  build go.etcd.io/etcd/server/v3 at the version k8s.io/kubernetes pins (3.5.x for 1.33)
 # Either way $TOOLS_DIR/bin/etcd points at the chosen binary.
+# shellcheck source=common.sh
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
 KUBE_VERSION="${IMAGEGATE_KUBE_VERSION:-v1.33.13}"
@@ -142,6 +143,7 @@ ensure_wrapper() {
   mkdir -p "$WRAPPER"
   if [[ -f "$WRAPPER/go.mod" ]]; then diff <(owned_lines "$WRAPPER/go.mod") <(owned_lines "$tmp") >&2 || true; fi
   mv "$tmp" "$WRAPPER/go.mod"
+  chmod 644 "$WRAPPER/go.mod"
   # keep an existing go.sum as a seed; tidy prunes what is no longer needed
   (cd "$WRAPPER" && go mod tidy)
   # tidy must not have dropped or changed anything we generated

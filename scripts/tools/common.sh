@@ -3,6 +3,7 @@
 # Sourced, not executed. See scripts/tools/README.md.
 set -euo pipefail
 
+# shellcheck disable=SC2034  # used by the scripts that source this file
 TOOLS_SCRIPT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 
 # Cache root, outside the repository. Binaries live in $TOOLS_DIR/<tool>-<version>/,
@@ -60,7 +61,9 @@ link_bin() {
 # half-written "cached" binary behind.
 new_stage() {
   mkdir -p "$TOOLS_DIR"
-  mktemp -d "$TOOLS_DIR/.stage-$1.XXXXXX"
+  local d; d="$(mktemp -d "$TOOLS_DIR/.stage-$1.XXXXXX")"
+  chmod 755 "$d"
+  echo "$d"
 }
 
 # publish STAGE FINAL: move a finished staging dir into place.

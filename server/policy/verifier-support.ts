@@ -6,4 +6,4 @@
  */
 import type { VerifierType } from './compiled-policy';
 
-export const IMPLEMENTED_VERIFIER_TYPES: ReadonlySet<VerifierType> = new Set<VerifierType>(['cosign', 'notaryv1']);
+export const IMPLEMENTED_VERIFIER_TYPES: ReadonlySet<VerifierType> = new Set<VerifierType>(['cosign', 'notaryv1', 'notation']);

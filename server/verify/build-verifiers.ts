@@ -10,6 +10,7 @@ import { ConfigError } from '../errors';
 import type { CompiledPolicy, VerifierConfig, VerifierType } from '../policy/compiled-policy';
 import { createCosignVerifier } from './cosign/cosign-verifier';
 import { createNotaryV1Verifier } from './notaryv1/notaryv1-verifier';
+import { createNotationVerifier } from './notation/notation-verifier';
 import type { Verifier } from './verifier';
 
 type Factory<T extends VerifierType> = (name: string, config: Extract<VerifierConfig, { type: T }>, policy: CompiledPolicy) => Verifier;
@@ -17,6 +18,7 @@ type Factory<T extends VerifierType> = (name: string, config: Extract<VerifierCo
 const FACTORIES: { readonly [T in VerifierType]?: Factory<T> } = {
   cosign: (name, config) => createCosignVerifier(name, config),
   notaryv1: (name, config) => createNotaryV1Verifier(name, config),
+  notation: (name, config) => createNotationVerifier(name, config),
 };
 
 /** Builds every verifier of `policy`; never throws. */
