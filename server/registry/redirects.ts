@@ -9,9 +9,9 @@
  *     registry may answer 307 to a storage backend or CDN, and real registries do). It is sent
  *     without any Authorization header, and only to https (or to a host the policy lists in
  *     `transport.plainHTTP`). Blob contents are checked against their digest afterwards, so a
- *     redirect can make a lookup fail but never change what is verified. This is the one case
- *     where imagegate contacts a host that `registries` does not name, and only because the
- *     allowlisted registry sent it there;
+ *     redirect can make a lookup fail but never change what is verified. The target host must
+ *     itself be in `registries` (registry-client.ts checks every hop): imagegate contacts no
+ *     host the policy does not name, even when an allowlisted registry points elsewhere;
  *   - manifests, referrers, tag lists and token requests never follow a cross-origin redirect
  *     (REDIRECT_REFUSED): their bytes decide what is trusted, and a token must not leave the
  *     origin that issued the challenge.

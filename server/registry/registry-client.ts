@@ -333,9 +333,11 @@ export class RegistryClient {
     const origin = op.url.origin;
     try {
       for (let n = 0; ; n += 1) {
-        // Same-origin hops (and the first request) must pass the allowlist; a cross-origin hop
-        // exists only for blobs and carries no credentials (redirects.ts).
-        if (hop.url.origin === origin) this.assertMayContact(hop.url);
+        // Every hop must pass the allowlist, cross-origin blob hops too: imagegate never contacts
+        // a host the policy does not name (SECURITY.md). A registry that hands blobs to a CDN
+        // needs that CDN host listed in `registries`; the error names it. Cross-origin hops
+        // exist only for blobs and carry no credentials (redirects.ts).
+        this.assertMayContact(hop.url);
         const headers: Record<string, string> = { 'user-agent': 'imagegate', ...(op.headers ?? {}) };
         if (op.accept) headers['accept'] = op.accept;
         if (authorization && hop.sendCredentials) headers['authorization'] = authorization;
