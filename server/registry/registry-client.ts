@@ -20,6 +20,7 @@ import { LookupError } from '../errors';
 import { buildTokenRequest, parseChallenges, parseTokenResponse } from './auth-challenge';
 import type { RegistryCredential } from './credentials';
 import { MANIFEST_ACCEPT, MANIFEST_MEDIA_TYPES, OCI_INDEX, bareMediaType } from './media-types';
+import { readCapped } from './read-capped';
 import { REDIRECT_STATUSES, nextRedirect, type RedirectHop, type RedirectScope } from './redirects';
 import type { LookupKind, RegistryContext } from './registry-context';
 
@@ -477,36 +478,6 @@ function header(headers: Record<string, string | string[] | undefined>, name: st
 
 function bracket(s: string | undefined): string {
   return s ? ` (${s})` : '';
-}
-
-/**
- * Reads a body, refusing more than `cap` bytes as they arrive (style.md habit 7). A
- * Content-Length above the cap is refused before reading. Error bodies are truncated silently.
- */
-async function readCapped(
-  body: AsyncIterable<Buffer> & { destroy(err?: Error): unknown },
-  headers: Record<string, string | string[] | undefined>,
-  cap: number,
-  strict: boolean,
-  what: string,
-): Promise<Buffer> {
-  const declared = Number(header(headers, 'content-length'));
-  if (strict && Number.isFinite(declared) && declared > cap) {
-    body.destroy();
-    throw new LookupError('RESPONSE_TOO_LARGE', `${what} is ${declared} bytes, more than the ${cap}-byte limit`);
-  }
-  const chunks: Buffer[] = [];
-  let total = 0;
-  for await (const chunk of body) {
-    total += chunk.length;
-    if (total > cap) {
-      body.destroy();
-      if (!strict) break;
-      throw new LookupError('RESPONSE_TOO_LARGE', `${what} is more than the ${cap}-byte limit`);
-    }
-    chunks.push(chunk);
-  }
-  return Buffer.concat(chunks);
 }
 
 function parseJsonObject(bytes: Buffer, what: string): Record<string, unknown> {

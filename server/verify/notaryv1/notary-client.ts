@@ -22,6 +22,7 @@ import { buildTokenRequest, parseChallenges, parseTokenResponse } from '../../re
 import type { RegistryCredential } from '../../registry/credentials';
 import { TOKEN_MAX_BYTES } from '../../registry/registry-client';
 import type { LookupKind, RegistryContext } from '../../registry/registry-context';
+import { readCapped } from '../../registry/read-capped';
 
 /**
  * Maximum bytes per role file when its parent gives no length. tuf-js `config.ts` defaults
@@ -210,36 +211,6 @@ export class NotaryClient {
       throw new LookupError('CONNECTION_FAILED', `cannot reach ${new URL(origin).host} for ${what}: ${describe(err)}`);
     }
   }
-}
-
-/**
- * Reads a body, refusing more than `cap` bytes as they arrive (style.md habit 7). A declared
- * Content-Length above the cap is refused before reading; error bodies are truncated silently.
- */
-async function readCapped(
-  body: AsyncIterable<Buffer> & { destroy(err?: Error): unknown },
-  headers: Record<string, string | string[] | undefined>,
-  cap: number,
-  strict: boolean,
-  what: string,
-): Promise<Buffer> {
-  const declared = Number(headers['content-length']);
-  if (strict && Number.isFinite(declared) && declared > cap) {
-    body.destroy();
-    throw new LookupError('RESPONSE_TOO_LARGE', `${what} is ${declared} bytes, more than the ${cap}-byte limit`);
-  }
-  const chunks: Buffer[] = [];
-  let total = 0;
-  for await (const chunk of body) {
-    total += chunk.length;
-    if (total > cap) {
-      body.destroy();
-      if (!strict) break;
-      throw new LookupError('RESPONSE_TOO_LARGE', `${what} is more than the ${cap}-byte limit`);
-    }
-    chunks.push(chunk);
-  }
-  return Buffer.concat(chunks);
 }
 
 /** The first notary/distribution error code in an error body (`{"errors":[{"code":"METADATA_NOT_FOUND"}]}`). */
