@@ -104,6 +104,9 @@ export class LookupCache<V> {
       )
       .then((outcome) => {
         if (this.controllers.get(key) === flight) this.controllers.delete(key);
+        // A cached error keeps V8's captured call frames (and what they reference) until its stack
+        // is formatted: format it now, so a cached failure holds a string (2 KB a verdict, not 3).
+        if (!outcome.ok && outcome.error instanceof Error) void outcome.error.stack;
         if (!controller.signal.aborted) this.cache.set(key, outcome, this.ttl(outcome));
         return outcome;
       });

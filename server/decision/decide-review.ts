@@ -63,7 +63,7 @@ export class Decider {
   /** Evaluates without reading or writing the decision cache. */
   async decideUncached(request: ReviewRequest, policy: CompiledPolicy): Promise<ReviewDecision> {
     const justification = breakGlassJustification(policy, request.annotations, request.namespace);
-    const deadline = startDeadline(policy.timeouts.reviewMs);
+    const deadline = mayLookUp(policy) ? startDeadline(policy.timeouts.reviewMs) : NO_LOOKUPS_DEADLINE;
     let verdicts: ImageVerdict[];
     try {
       // Identical images in one pod are evaluated once (contract.md §3: duplicates are kept).
@@ -91,6 +91,17 @@ export class Decider {
     this.cache.close();
   }
 }
+
+/**
+ * The deadline only bounds lookups (evaluate-image.ts hands its signal to resolveTag and verify
+ * and to nothing else), so a policy none of whose rules resolves tags or verifies needs no timer:
+ * an AbortController and a timer per uncached review were a sixth of its cost (BENCHMARKS.md).
+ */
+function mayLookUp(policy: CompiledPolicy): boolean {
+  return policy.rules.some((r) => r.resolveTags || r.verify.length > 0);
+}
+
+const NO_LOOKUPS_DEADLINE = { signal: new AbortController().signal, dispose() {} };
 
 /**
  * Break-glass allows a violation but never an unparseable reference: that is hostile or broken

@@ -6,8 +6,8 @@ import { DecodeError } from '../errors';
 import { decodeReview, parseReviewJson } from '../imagereview/decode';
 import { encodeReview } from '../imagereview/encode';
 import type { ReviewDecision } from '../decision/decide-review';
-import { buildDecisionRecord } from '../observe/audit-record';
-import { writeDecisionRecord } from '../observe/logger';
+import { buildDecisionRecord, decisionRecordJson } from '../observe/audit-record';
+import { decisionJsonWriter } from '../observe/logger';
 import { clientIdentity } from './client-identity';
 import { checkContentType, readBodyCapped } from './request-limits';
 import type { AppDeps } from './app-deps';
@@ -101,8 +101,10 @@ export async function answerReview(deps: AppDeps, incoming: IncomingMessage): Pr
     // Break-glass, audit-mode violations and failed-open lookups are logged at warn level
     // (config.md "Audit mode", "Break-glass"; failurePolicy "open is logged loudly").
     deps.logger.warn(buildDecisionRecord(facts, decision));
-  } else if (deps.logger.isLevelEnabled('info')) {
-    writeDecisionRecord(deps.logger, buildDecisionRecord(facts, decision));
+  } else {
+    const write = decisionJsonWriter(deps.logger);
+    if (write !== undefined) write(decisionRecordJson(facts, decision));
+    else if (deps.logger.isLevelEnabled('info')) deps.logger.info(buildDecisionRecord(facts, decision));
   }
   return { status: 200, body: JSON.stringify(encodeReview(decision)), contentType: JSON_TYPE, close: false };
 }

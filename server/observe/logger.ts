@@ -1,14 +1,15 @@
+import { fstatSync } from 'node:fs';
 import pino, { type Logger, type DestinationStream, type LoggerOptions } from 'pino';
 
 export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
 
-/** The redact backstop of every record except `decision` (see writeDecisionRecord). */
+/** The redact backstop of every record except `decision` (see decisionJsonWriter). */
 const REDACT_PATHS = [
   '*.authorization', '*.Authorization', '*.password', '*.identitytoken', '*.token', '*.auth',
   '*.headers.authorization', 'headers.authorization', 'authorization', 'password', 'token',
 ];
 
-/** logger → a writer of its `decision` records straight to its destination (see writeDecisionRecord). */
+/** logger → a writer of its `decision` records straight to its destination (see decisionJsonWriter). */
 const decisionWriters = new WeakMap<Logger, (recordJson: string) => void>();
 
 /** Streams that need pino's per-record metadata (pino.multistream routes by it) always go through pino. */
@@ -21,7 +22,7 @@ const NEEDS_METADATA = Symbol.for('pino.metadata');
  */
 export function createLogger(level: LogLevel, destination: 'stdout' | 'stderr' | DestinationStream): Logger {
   const dest =
-    destination === 'stdout' ? new TurnBatchedDestination(pino.destination({ fd: 1, sync: false })) :
+    destination === 'stdout' ? new TurnBatchedDestination(pino.destination({ fd: 1, sync: isRegularFile(1) })) :
     destination === 'stderr' ? pino.destination({ fd: 2, sync: true }) :
     destination;
   const options: LoggerOptions = {
@@ -34,35 +35,57 @@ export function createLogger(level: LogLevel, destination: 'stdout' | 'stderr' |
   if (!(dest as { [NEEDS_METADATA]?: unknown })[NEEDS_METADATA]) {
     // pino's own line for these options: {"level":"info","time":"<ISO>","service":"imagegate",<record fields>}
     decisionWriters.set(logger, (recordJson) => {
-      dest.write(`{"level":"info","time":"${new Date().toISOString()}","service":"imagegate",${recordJson.slice(1)}\n`);
+      dest.write(`{"level":"info","time":"${isoNow()}","service":"imagegate",${recordJson.slice(1)}\n`);
     });
   }
   return logger;
 }
 
 /**
- * Writes the one `decision` record per review (an info record) to `logger`'s destination: the
- * same line pino writes for it (test/unit/observe/logger.test.ts compares them), made with one
- * JSON.stringify. pino would run its redact pass over it, which walked and cloned every field of
- * every record (about a sixth of the server's CPU per cached review, BENCHMARKS.md), and its
- * generic serializer; a decision record has nothing to redact: it is built field by field from an
- * allowlist of facts (audit-record.ts: no raw request, header or error object), and every other
- * record keeps the redact backstop. A logger not made by createLogger gets `logger.info(record)`.
+ * A writer of the one `decision` record per review (an info record, serialised by the caller:
+ * audit-record.ts decisionRecordJson) straight to `logger`'s destination, as the same line pino
+ * writes for it (test/unit/observe/logger.test.ts compares them). Through pino the record went
+ * through its redact pass, which walked and cloned every field of every record (about a sixth of
+ * the server's CPU per cached review, BENCHMARKS.md), and its generic serializer. A decision
+ * record has nothing to redact: it is built field by field from an allowlist of facts
+ * (audit-record.ts: no raw request, header or error object); every other record keeps the redact
+ * backstop. Undefined when info is off, or when `logger` was not made by createLogger or writes to
+ * a stream that needs pino's per-record metadata: then log the record object through pino.
  */
-export function writeDecisionRecord(logger: Logger, record: Record<string, unknown>): void {
-  if (!logger.isLevelEnabled('info')) return;
-  const write = decisionWriters.get(logger);
-  if (write === undefined) {
-    logger.info(record);
-    return;
+export function decisionJsonWriter(logger: Logger): ((recordJson: string) => void) | undefined {
+  return logger.isLevelEnabled('info') ? decisionWriters.get(logger) : undefined;
+}
+
+/**
+ * stdout redirected to a regular file: a write never waits on a reader, so each turn's batch is
+ * written synchronously; libuv's thread pool would cost two context switches per write on a
+ * pinned core. A pipe, socket or terminal can block (a stalled log reader): those stay
+ * asynchronous, as before.
+ */
+function isRegularFile(fd: number): boolean {
+  try {
+    return fstatSync(fd).isFile();
+  } catch {
+    return false;
   }
-  write(JSON.stringify(record));
+}
+
+let isoMs = -1;
+let isoText = '';
+/** pino.stdTimeFunctions.isoTime's text; made once per millisecond (a busy server logs many reviews in one). */
+function isoNow(): string {
+  const ms = Date.now();
+  if (ms !== isoMs) {
+    isoMs = ms;
+    isoText = new Date(ms).toISOString();
+  }
+  return isoText;
 }
 
 /**
  * The records of one event-loop turn go to the destination together, as one write: under load a
- * turn answers several reviews, and each write of the asynchronous destination is a round trip
- * through libuv's thread pool (with `serve` pinned to one core: two context switches per write).
+ * turn answers several reviews, and each write is a system call (and, for the asynchronous
+ * destination, a round trip through libuv's thread pool: two context switches on a pinned core).
  * A record is handed on at the end of the turn it was logged in (setImmediate), never later;
  * flush/flushSync (shutdown, process exit) hand on what is pending first.
  */

@@ -1,0 +1,79 @@
+/**
+ * decisionRecordJson (the review hot path's serialiser) must give exactly
+ * JSON.stringify(buildDecisionRecord(...)): same keys, same order, same values.
+ */
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import type { ReviewDecision } from '../../../server/decision/decide-review';
+import type { ImageVerdict } from '../../../server/decision/image-verdict';
+import { buildDecisionRecord, decisionRecordJson, type RequestFacts } from '../../../server/observe/audit-record';
+
+function verdict(over: Partial<ImageVerdict>): ImageVerdict {
+  return {
+    image: 'nginx:1.27', normalized: 'docker.io/library/nginx:1.27', digest: undefined, rule: 'tagged', allowed: true,
+    step: 'verify', code: 'ALLOWED', detail: '', audited: false, failedOpen: false, brokeGlass: false, ...over,
+  };
+}
+
+function decision(over: Partial<ReviewDecision>): ReviewDecision {
+  return { allowed: true, reason: undefined, auditAnnotations: {}, images: [verdict({})], breakGlass: undefined, generation: 3, cacheHit: false, ...over };
+}
+
+const FACTS: RequestFacts[] = [
+  { requestId: '4a1c2d6e-0000-4000-8000-000000000001', clientSubject: 'CN=kube-apiserver,O=system:masters', namespace: 'default', durationMs: 0.123456 },
+  { requestId: 'x', clientSubject: undefined, namespace: '', durationMs: 12 },
+  { requestId: 'y', clientSubject: 'CN="quoted" \\ back\nslash', namespace: 'ns-ünïcode', durationMs: 1e-7 },
+  { requestId: 'z', clientSubject: 'CN=a', namespace: 'kube-system', durationMs: Number.NaN },
+];
+
+const DECISIONS: Record<string, ReviewDecision> = {
+  allowed: decision({}),
+  denied: decision({
+    allowed: false,
+    reason: 'nginx (docker.io/library/nginx:latest) denied by rule "tagged": allowLatest: "latest" is not allowed; use a version tag',
+    images: [verdict({ image: 'nginx', normalized: 'docker.io/library/nginx:latest', allowed: false, step: 'allowLatest', code: 'LATEST_NOT_ALLOWED', detail: 'allowLatest: "latest" is not allowed' })],
+  }),
+  twoImagesOneInvalid: decision({
+    allowed: false,
+    reason: 'UPPER/x:1 denied: invalid',
+    images: [verdict({}), verdict({ image: 'UPPER/x:1', normalized: undefined, rule: undefined, allowed: false, step: 'reference', code: 'INVALID_REFERENCE', detail: 'invalid' })],
+  }),
+  auditedBreakGlass: decision({
+    breakGlass: 'incident 42: "registry down"',
+    auditAnnotations: { 'audit-violation-0': 'x would be denied', 'break-glass': 'incident 42', 'audit-required': 'true' },
+    images: [
+      verdict({ digest: `sha256:${'a'.repeat(64)}`, audited: true, step: 'requireDigest', code: 'DIGEST_REQUIRED', detail: 'pin it' }),
+      verdict({ image: 'b:1', brokeGlass: true, step: 'verify', code: 'SIGNATURE_NOT_FOUND', detail: 'lookups skipped' }),
+      verdict({ image: 'c:1', failedOpen: true, step: 'verify', code: 'CONNECTION_FAILED', detail: 'down' }),
+    ],
+  }),
+  noImages: decision({ images: [] }),
+};
+
+describe('decisionRecordJson', () => {
+  for (const [name, d] of Object.entries(DECISIONS)) {
+    it(`equals JSON.stringify(buildDecisionRecord()) for a ${name} decision, miss and hit, any facts`, () => {
+      for (const facts of FACTS) {
+        for (const cacheHit of [false, true]) {
+          const copy: ReviewDecision = { ...d, cacheHit }; // a cache hit is such a copy, sharing the verdicts
+          assert.equal(decisionRecordJson(facts, copy), JSON.stringify(buildDecisionRecord(facts, copy)));
+        }
+      }
+    });
+  }
+
+  it('does not reuse the parts of another decision that shares the verdict list', () => {
+    const d = DECISIONS.denied!;
+    const facts = FACTS[0]!;
+    decisionRecordJson(facts, d);
+    for (const other of [{ ...d, generation: 4 }, { ...d, allowed: true, reason: undefined }, { ...d, breakGlass: 'why' }, { ...d, auditAnnotations: { a: 'b' } }]) {
+      assert.equal(decisionRecordJson(facts, other), JSON.stringify(buildDecisionRecord(facts, other)));
+    }
+  });
+
+  it('parses back to the record', () => {
+    const facts = FACTS[0]!;
+    const d = DECISIONS.auditedBreakGlass!;
+    assert.deepEqual(JSON.parse(decisionRecordJson(facts, d)), JSON.parse(JSON.stringify(buildDecisionRecord(facts, d))));
+  });
+});
