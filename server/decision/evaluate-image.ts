@@ -133,7 +133,7 @@ async function checkRule(ref: Reference, rule: CompiledRule, ctx: EvaluationCont
   if (rule.verify.length === 0 && !rule.resolveTags) return pass();
   if (ctx.breakGlass) {
     // Break-glass skips lookups: an emergency must not wait on the registry it may be routing around.
-    return fail({ step: rule.verify.length ? 'verify' : 'resolveTags', code: 'SIGNATURE_NOT_FOUND', detail: 'lookups skipped under break-glass' });
+    return fail({ step: rule.verify.length ? 'verify' : 'resolveTags', code: 'LOOKUPS_SKIPPED', detail: 'lookups skipped under break-glass' });
   }
 
   let digest = ref.digest;

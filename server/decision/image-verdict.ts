@@ -23,6 +23,8 @@ export type PolicyOutcomeCode =
   | 'DIGEST_REQUIRED'
   | 'LATEST_NOT_ALLOWED'
   | 'REVIEW_DEADLINE_EXCEEDED'
+  /** Break-glass was in force: the rule's lookups were not run (nothing was found or not found). */
+  | 'LOOKUPS_SKIPPED'
   | 'INTERNAL_ERROR';
 
 export type VerdictCode = PolicyOutcomeCode | LookupErrorCode | VerificationErrorCode;

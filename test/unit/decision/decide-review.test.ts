@@ -111,6 +111,26 @@ describe('Decider.decide', () => {
     it('does not apply when disabled', async () => {
       assert.equal((await new Decider().decide(review(['nginx'], 'prod-a', { [BG]: 'x' }), policy(BASE))).allowed, false);
     });
+    it('records skipped lookups as LOOKUPS_SKIPPED, never as a missing signature', async () => {
+      const pv = policy(`registries: [ghcr.io]
+rules:
+  - name: r
+    images: ["ghcr.io/**"]
+    requireDigest: false
+    resolveTags: true
+breakGlass:
+  enabled: true
+  annotation: ${BG}
+  namespaces: ["prod"]
+`);
+      let called = 0;
+      const l: ImageLookups = { resolveTag: async () => { called++; return DIGEST; }, verify: async () => {} };
+      const d = await new Decider({ lookups: l }).decide(review(['ghcr.io/a:1'], 'prod', { [BG]: 'INC-9' }), pv);
+      assert.equal(d.allowed, true);
+      assert.equal(d.images[0]!.code, 'LOOKUPS_SKIPPED');
+      assert.equal(d.images[0]!.brokeGlass, true);
+      assert.equal(called, 0);
+    });
     it('never admits an unparseable reference', async () => {
       const d = await new Decider().decide(review(['Bad Image'], 'prod-a', { [BG]: 'x' }), p);
       assert.equal(d.allowed, false);

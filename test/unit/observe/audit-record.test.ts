@@ -43,7 +43,7 @@ const DECISIONS: Record<string, ReviewDecision> = {
     auditAnnotations: { 'audit-violation-0': 'x would be denied', 'break-glass': 'incident 42', 'audit-required': 'true' },
     images: [
       verdict({ digest: `sha256:${'a'.repeat(64)}`, audited: true, step: 'requireDigest', code: 'DIGEST_REQUIRED', detail: 'pin it' }),
-      verdict({ image: 'b:1', brokeGlass: true, step: 'verify', code: 'SIGNATURE_NOT_FOUND', detail: 'lookups skipped' }),
+      verdict({ image: 'b:1', brokeGlass: true, step: 'verify', code: 'LOOKUPS_SKIPPED', detail: 'lookups skipped' }),
       verdict({ image: 'c:1', failedOpen: true, step: 'verify', code: 'CONNECTION_FAILED', detail: 'down' }),
     ],
   }),
