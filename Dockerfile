@@ -35,4 +35,5 @@ EXPOSE 1323
 # arguments: a manifest that passes only `args: [--cert=..., --key=...]` keeps working when just the
 # image is swapped. Other commands: --entrypoint node IMAGE /app/bin/imagegate check ..., or
 # `kubectl exec ... -- node /app/bin/imagegate check ...`.
-ENTRYPOINT ["node", "/app/bin/imagegate", "serve"]
+# Heap flags: server/cli/node-flags.ts says why (RSS under load), and keeps this line in step.
+ENTRYPOINT ["node", "--max-semi-space-size=4", "--heap-growing-percent=30", "/app/bin/imagegate", "serve"]

@@ -117,10 +117,10 @@ export async function startCoreServers(ctx: Ctx, policyFile: string): Promise<Co
   const floor = await startServer({ name: 'floor', kind: 'floor', pki: ctx.pki, dir: ctx.dir, cores: ctx.pinning.server });
   const profiling = ctx.settings.cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${ctx.settings.cpuProfDir}`] : [];
   const imagegate = await startServer({
-    name: 'imagegate', kind: 'imagegate', pki: ctx.pki, dir: ctx.dir, cores: ctx.pinning.server, policyFile, nodeFlags: profiling,
+    name: 'imagegate', kind: 'imagegate', imagegateNodeFlags: ctx.settings.imagegateNodeFlags, pki: ctx.pki, dir: ctx.dir, cores: ctx.pinning.server, policyFile, nodeFlags: profiling,
   });
   const baseline = ctx.settings.baselineRoot
-    ? await startServer({ name: 'baseline', kind: 'imagegate', pki: ctx.pki, dir: ctx.dir, cores: ctx.pinning.server, policyFile, root: ctx.settings.baselineRoot })
+    ? await startServer({ name: 'baseline', kind: 'imagegate', imagegateNodeFlags: ctx.settings.imagegateNodeFlags, pki: ctx.pki, dir: ctx.dir, cores: ctx.pinning.server, policyFile, root: ctx.settings.baselineRoot })
     : undefined;
   return { floor, imagegate, baseline };
 }
@@ -205,8 +205,8 @@ export async function uncachedScenario(ctx: Ctx, s: CoreServers, roundBase: numb
 /** `--workers 2` against one worker, neither pinned (both cores), cached allow. */
 export async function workersScenario(ctx: Ctx, policyFile: string): Promise<ScenarioReport> {
   ctx.log(`workers: --workers 1 vs --workers 2, not pinned, ${ctx.settings.connections * 2} connections`);
-  const one = await startServer({ name: 'imagegate-1-worker', kind: 'imagegate', pki: ctx.pki, dir: ctx.dir, cores: undefined, policyFile });
-  const two = await startServer({ name: 'imagegate-2-workers', kind: 'imagegate', pki: ctx.pki, dir: ctx.dir, cores: undefined, policyFile, workers: 2 });
+  const one = await startServer({ name: 'imagegate-1-worker', kind: 'imagegate', imagegateNodeFlags: ctx.settings.imagegateNodeFlags, pki: ctx.pki, dir: ctx.dir, cores: undefined, policyFile });
+  const two = await startServer({ name: 'imagegate-2-workers', kind: 'imagegate', imagegateNodeFlags: ctx.settings.imagegateNodeFlags, pki: ctx.pki, dir: ctx.dir, cores: undefined, policyFile, workers: 2 });
   try {
     const body: BodySpec = { kind: 'fixed', images: [CACHED_IMAGE] };
     const [oneRuns, twoRuns] = await alternate(ctx, 'workers', [one, two],

@@ -2,6 +2,7 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { closeSync, openSync, readFileSync } from 'node:fs';
 import { createServer as createNetServer, connect, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
+import { RECOMMENDED_NODE_FLAGS } from '../server/cli/node-flags';
 import type { TestPki } from '../test/helpers/pki';
 
 /** The repository root (dist/bench/servers.js → ../..). */
@@ -51,6 +52,8 @@ export interface StartOptions {
   logLevel?: string;
   /** Extra node flags (e.g. --cpu-prof). */
   nodeFlags?: string[];
+  /** imagegate's heap flags; default the shipped ones (RECOMMENDED_NODE_FLAGS). */
+  imagegateNodeFlags?: readonly string[];
   env?: NodeJS.ProcessEnv;
   /** Send stdout to /dev/null instead of the log file (readiness is then probed on the port). */
   discardStdout?: boolean;
@@ -76,7 +79,9 @@ export async function startServer(o: StartOptions): Promise<ServerProcess> {
       ...(o.policyFile ? ['--config', o.policyFile] : []),
       ...(o.workers && o.workers > 1 ? ['--workers', String(o.workers)] : []),
       ...(o.logLevel ? ['--log-level', o.logLevel] : [])];
-  const [cmd, args] = nodeCommand(o.cores, [...(o.nodeFlags ?? []), ...script]);
+  // imagegate runs with the heap flags it ships with (server/cli/node-flags.ts) unless told otherwise.
+  const heapFlags = o.kind === 'imagegate' ? (o.imagegateNodeFlags ?? RECOMMENDED_NODE_FLAGS) : [];
+  const [cmd, args] = nodeCommand(o.cores, [...heapFlags, ...(o.nodeFlags ?? []), ...script]);
   const child = spawn(cmd, args, { cwd: o.dir, stdio: ['ignore', fd, 'pipe'], env: { ...process.env, ...o.env } });
   closeSync(fd);
   let stderr = '';

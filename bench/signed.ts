@@ -141,7 +141,7 @@ export async function signedScenarios(ctx: Ctx): Promise<ScenarioReport[]> {
     if (wired) {
       const policyFile = join(ctx.dir, 'signed-policy.yaml');
       writeFileSync(policyFile, policyYaml);
-      server = await startServer({ name: 'imagegate-signed', kind: 'imagegate', pki: ctx.pki, dir: ctx.dir, cores: ctx.pinning.server, policyFile });
+      server = await startServer({ name: 'imagegate-signed', kind: 'imagegate', imagegateNodeFlags: ctx.settings.imagegateNodeFlags, pki: ctx.pki, dir: ctx.dir, cores: ctx.pinning.server, policyFile });
       reviewer = await httpReviewer(ctx, server, ctx.settings.herd);
     } else {
       reviewer = inProcessReviewer(policyYaml);

@@ -8,6 +8,7 @@
  * whose own deadline passes leaves at once (its signal's reason) without cancelling the others.
  * An outcome is cached only when the work was not cancelled.
  */
+import { BaseError } from '../errors';
 import { SingleFlight } from './single-flight';
 import { TtlCache } from './ttl-cache';
 
@@ -104,9 +105,7 @@ export class LookupCache<V> {
       )
       .then((outcome) => {
         if (this.controllers.get(key) === flight) this.controllers.delete(key);
-        // A cached error keeps V8's captured call frames (and what they reference) until its stack
-        // is formatted: format it now, so a cached failure holds a string (2 KB a verdict, not 3).
-        if (!outcome.ok && outcome.error instanceof Error) void outcome.error.stack;
+        if (!outcome.ok) releaseStack(outcome.error);
         if (!controller.signal.aborted) this.cache.set(key, outcome, this.ttl(outcome));
         return outcome;
       });
@@ -124,4 +123,16 @@ export class LookupCache<V> {
 function unwrap<V>(outcome: Outcome<V>): V {
   if (outcome.ok) return outcome.value;
   throw outcome.error;
+}
+
+/**
+ * A cached error keeps V8's captured call frames (and what they reference) for as long as it is
+ * cached, or their formatted string once anything reads `stack`. A typed error (errors.ts) is an
+ * expected outcome whose code and message say everything an operator acts on, so its stack is
+ * dropped (~400 bytes per cached verdict; issue 5's memory scenario). Any other error is a bug
+ * worth its stack: it is formatted now, so the cache holds a string rather than live frames.
+ */
+function releaseStack(error: unknown): void {
+  if (error instanceof BaseError) error.stack = undefined;
+  else if (error instanceof Error) void error.stack;
 }

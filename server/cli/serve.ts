@@ -2,9 +2,10 @@ import cluster from 'node:cluster';
 import { createServer as createHttpServer, type Server } from 'node:http';
 import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
-import { createAdaptorServer } from '@hono/node-server';
 import { ConfigError } from '../errors';
 import { createApp } from '../http/app';
+import type { AppDeps } from '../http/app-deps';
+import { createRequestListener } from '../http/review-listener';
 import { gracefulClose } from '../http/shutdown';
 import { httpsServerOptions, watchTlsFiles, type TlsFiles } from '../http/tls';
 import { createLogger, type Logger } from '../observe/logger';
@@ -82,7 +83,7 @@ export async function startServer(settings: ServeSettings, logger: Logger): Prom
     'policy loaded',
   );
 
-  const app = createApp({
+  const appDeps: AppDeps = {
     decider,
     currentPolicy: () => store.current(),
     metrics,
@@ -92,14 +93,15 @@ export async function startServer(settings: ServeSettings, logger: Logger): Prom
       const problems = unreadableTrustFiles(store.current());
       return { ready: problems.length === 0, problems };
     },
-  });
+  };
+  const app = createApp(appDeps);
 
   const tls: TlsFiles | undefined = settings.cert && settings.key
     ? { cert: settings.cert, key: settings.key, clientCA: settings.clientCA }
     : undefined;
-  const server = (tls
-    ? createAdaptorServer({ fetch: app.fetch, createServer: createHttpsServer, serverOptions: httpsServerOptions(tls) })
-    : createAdaptorServer({ fetch: app.fetch, createServer: createHttpServer })) as Server;
+  // Reviews are answered by the Node listener itself; everything else goes through Hono.
+  const listener = createRequestListener(appDeps, app);
+  const server: Server | HttpsServer = tls ? createHttpsServer(httpsServerOptions(tls), listener) : createHttpServer(listener);
   server.keepAliveTimeout = KEEP_ALIVE_MS;
   server.headersTimeout = KEEP_ALIVE_MS + 5_000;
   server.requestTimeout = 30_000; // the apiserver gives up after 30 s anyway (contract.md §5.3)
@@ -114,7 +116,8 @@ export async function startServer(settings: ServeSettings, logger: Logger): Prom
   const address = server.address() as AddressInfo;
   const hostForUrl = address.family === 'IPv6' ? `[${address.address}]` : address.address;
   const url = `${tls ? 'https' : 'http'}://${hostForUrl}:${address.port}`;
-  logger.info({ event: 'listening', url, mtls: settings.clientCA !== undefined, pid: process.pid }, `listening on ${url}`);
+  // nodeFlags: whether the heap flags imagegate ships with are in effect (server/cli/node-flags.ts).
+  logger.info({ event: 'listening', url, mtls: settings.clientCA !== undefined, pid: process.pid, nodeFlags: process.execArgv }, `listening on ${url}`);
   if (!tls) {
     logger.warn(
       { event: 'plain-http', host: settings.host },

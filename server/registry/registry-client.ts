@@ -23,6 +23,7 @@ import { MANIFEST_ACCEPT, MANIFEST_MEDIA_TYPES, OCI_INDEX, bareMediaType } from 
 import { readCapped } from './read-capped';
 import { REDIRECT_STATUSES, nextRedirect, type RedirectHop, type RedirectScope } from './redirects';
 import type { LookupKind, RegistryContext } from './registry-context';
+import { requestDeadline } from './request-deadline';
 
 /** distribution registry/handlers/manifests.go `maxManifestBodySize = 4 << 20`; containers/image iolimits.MaxManifestBodySize agrees. */
 export const MANIFEST_MAX_BYTES = 4 << 20;
@@ -328,8 +329,8 @@ export class RegistryClient {
   /** Sends one request and follows redirects by hand; reads the body within the cap. */
   private async send(op: Operation, authorization: string | undefined): Promise<Reply> {
     const lookupMs = this.ctx.policy.timeouts.lookupMs;
-    const timeout = AbortSignal.timeout(lookupMs);
-    const signal = AbortSignal.any([op.signal, timeout]);
+    const deadline = requestDeadline(op.signal, lookupMs);
+    const signal = deadline.signal;
     let hop: RedirectHop = { url: op.url, sendCredentials: true };
     const origin = op.url.origin;
     try {
@@ -361,13 +362,15 @@ export class RegistryClient {
       }
     } catch (err) {
       if (err instanceof LookupError) throw err;
-      if (timeout.aborted && !op.signal.aborted) {
+      if (deadline.timedOut && !op.signal.aborted) {
         throw new LookupError('LOOKUP_TIMEOUT', `registry timeout after ${formatMs(lookupMs)} (${op.method} ${op.what} from ${hop.url.host})`);
       }
       if (op.signal.aborted) {
         throw new LookupError('LOOKUP_ABORTED', `lookup cancelled: the review's time ran out during ${op.method} ${op.what} from ${hop.url.host}`, sanitize(op.signal.reason));
       }
       throw new LookupError('CONNECTION_FAILED', `cannot reach ${hop.url.host} for ${op.what}: ${describe(err)}`, sanitize(err));
+    } finally {
+      deadline.dispose();
     }
   }
 

@@ -59,6 +59,46 @@ describe('imagegate serve over plain HTTP on loopback', () => {
     assert.equal(res.json().status.allowed, false);
   });
 
+  it('frames a review answer with Content-Length, keeps the connection, and closes it after a 413', async () => {
+    const { Agent, request } = await import('node:http');
+    const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+    const u = new URL(ig.url);
+    const sockets = new Set<unknown>();
+    const once = () =>
+      new Promise<{ headers: Record<string, unknown>; body: string }>((resolve, reject) => {
+        const req = request({ hostname: u.hostname, port: u.port, method: 'POST', path: '/image_policy', headers: { 'content-type': 'application/json' }, agent }, (res) => {
+          sockets.add(res.socket);
+          let body = '';
+          res.setEncoding('utf8').on('data', (d: string) => (body += d)).on('end', () => resolve({ headers: res.headers, body }));
+        });
+        req.on('error', reject);
+        req.end(imageReview(['nginx:1.25']));
+      });
+    const first = await once();
+    const second = await once();
+    agent.destroy();
+    assert.equal(first.headers['content-length'], String(Buffer.byteLength(first.body)));
+    assert.equal(first.headers['transfer-encoding'], undefined);
+    assert.equal(first.headers['connection'], 'keep-alive');
+    assert.equal(second.body, first.body);
+    assert.equal(sockets.size, 1, 'both reviews on one kept-alive connection');
+    const big = await send(ig.url, { method: 'POST', path: '/image_policy', headers: { 'content-type': 'application/json', 'content-length': String(2 * 1024 * 1024) }, body: '{}' });
+    assert.equal(big.status, 413);
+    assert.equal(big.headers['connection'], 'close', 'the unread body must never be parsed as a next request');
+  });
+
+  it('answers a percent-encoded review path (taken by the Hono route) exactly as the plain path', async () => {
+    const body = imageReview(['nginx:1.25', 'nginx']);
+    const plain = await postReview(ig.url, body);
+    const encoded = await postReview(ig.url, body, undefined, '/image%5Fpolicy');
+    assert.equal(encoded.status, 200);
+    assert.equal(encoded.body, plain.body);
+    assert.match(String(encoded.headers['content-type']), /^application\/json/);
+    const refused = await postReview(ig.url, '{', undefined, '/image%5Fpolicy');
+    assert.equal(refused.status, 400);
+    assertRefusal(refused, 'MALFORMED_JSON');
+  });
+
   it('refuses malformed JSON with 400 and the reason', async () => {
     const res = await postReview(ig.url, '{"kind":"ImageReview",');
     assert.equal(res.status, 400);

@@ -23,6 +23,7 @@ import type { RegistryCredential } from '../../registry/credentials';
 import { TOKEN_MAX_BYTES } from '../../registry/registry-client';
 import type { LookupKind, RegistryContext } from '../../registry/registry-context';
 import { readCapped } from '../../registry/read-capped';
+import { requestDeadline } from '../../registry/request-deadline';
 
 /**
  * Maximum bytes per role file when its parent gives no length. tuf-js `config.ts` defaults
@@ -195,8 +196,8 @@ export class NotaryClient {
     body?: string,
   ): Promise<Reply> {
     const lookupMs = this.ctx.policy.timeouts.lookupMs;
-    const timeout = AbortSignal.timeout(lookupMs);
-    const signal = AbortSignal.any([reviewSignal, timeout]);
+    const deadline = requestDeadline(reviewSignal, lookupMs);
+    const signal = deadline.signal;
     const headers: Record<string, string> = { 'user-agent': 'imagegate', accept: 'application/json', ...extraHeaders };
     if (authorization) headers['authorization'] = authorization;
     try {
@@ -206,9 +207,11 @@ export class NotaryClient {
       return { status: res.statusCode, headers: res.headers, body: bytes };
     } catch (err) {
       if (err instanceof LookupError) throw err;
-      if (timeout.aborted && !reviewSignal.aborted) throw new LookupError('LOOKUP_TIMEOUT', `notary timeout after ${lookupMs} ms (${what})`);
+      if (deadline.timedOut && !reviewSignal.aborted) throw new LookupError('LOOKUP_TIMEOUT', `notary timeout after ${lookupMs} ms (${what})`);
       if (reviewSignal.aborted) throw new LookupError('LOOKUP_ABORTED', `lookup cancelled: the review's time ran out while reading ${what}`);
       throw new LookupError('CONNECTION_FAILED', `cannot reach ${new URL(origin).host} for ${what}: ${describe(err)}`);
+    } finally {
+      deadline.dispose();
     }
   }
 }

@@ -1,0 +1,66 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Hono } from 'hono';
+import { getRequestListener, type HttpBindings } from '@hono/node-server';
+import type { AppDeps } from './app-deps';
+import { INTERNAL_ERROR_REVIEW_JSON, REVIEW_PATHS, reportInternalError } from './review-paths';
+import { answerReview, type ReviewAnswer } from './review-route';
+
+export type RequestListener = (incoming: IncomingMessage, outgoing: ServerResponse) => void;
+
+const INTERNAL_ERROR_ANSWER: ReviewAnswer = { status: 200, body: INTERNAL_ERROR_REVIEW_JSON, contentType: 'application/json', close: false };
+
+/**
+ * The server's Node request listener: a POST to a review path is answered here, straight from
+ * the Node request onto the Node response; everything else (probes, /metrics, 404s, a review
+ * path spelled unusually) goes to the Hono app through @hono/node-server's listener.
+ *
+ * Why: on a cached review the adaptor's Request wrapper, the fetch Response and writing that
+ * Response back cost about as much CPU as deciding the review (BENCHMARKS.md, profiles of
+ * scenario 2). Answers are byte for byte what the Hono route gives (same `answerReview`, same
+ * status, body and Content-Type; `Connection: close` when the body was not read), and a bug is
+ * still a 200 deny, never a 5xx on the review path (contract.md §5.1, style.md anti-pattern 3).
+ */
+export function createRequestListener(deps: AppDeps, app: Hono<{ Bindings: HttpBindings }>): RequestListener {
+  const viaHono = getRequestListener(app.fetch);
+  return function handleRequest(incoming, outgoing) {
+    if (incoming.method === 'POST') {
+      const path = reviewPathOf(incoming.url);
+      if (path !== undefined) {
+        void answerOnNode(deps, incoming, outgoing, path);
+        return;
+      }
+    }
+    void viaHono(incoming, outgoing);
+  };
+}
+
+async function answerOnNode(deps: AppDeps, incoming: IncomingMessage, outgoing: ServerResponse, path: string): Promise<void> {
+  let answer: ReviewAnswer;
+  try {
+    answer = await answerReview(deps, incoming);
+  } catch (err) {
+    reportInternalError(deps, err, path);
+    answer = INTERNAL_ERROR_ANSWER;
+  }
+  // The client went away while the review was decided: nothing to answer (the decision is logged).
+  if (outgoing.destroyed || outgoing.writableEnded) return;
+  const headers: Record<string, string | number> = {
+    'Content-Type': answer.contentType,
+    'Content-Length': Buffer.byteLength(answer.body),
+  };
+  // The body was not (fully) read: close, so its rest is never parsed as a next request.
+  if (answer.close) headers['Connection'] = 'close';
+  outgoing.writeHead(answer.status, headers);
+  outgoing.end(answer.body);
+}
+
+/**
+ * The review path `url` names exactly (a query is ignored, as Hono's router does), else undefined.
+ * A percent-encoded or absolute-form URL goes through Hono, whose router decides as before.
+ */
+export function reviewPathOf(url: string | undefined): string | undefined {
+  if (url === undefined || url.charCodeAt(0) !== 47 /* / */ || url.includes('%')) return undefined;
+  const q = url.indexOf('?');
+  const path = q === -1 ? url : url.slice(0, q);
+  return path === REVIEW_PATHS[0] || path === REVIEW_PATHS[1] ? path : undefined;
+}
