@@ -11,7 +11,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { generateKeyPair } from '../test/peers/cosign-tool';
-import { startRegistry, type RegistryPeer } from '../test/peers/registry-peer';
+import { startRegistry } from '../test/peers/registry-peer';
 import { bodyMaker, clientPool, postReview, type BodySpec } from './loadgen';
 import { measure, type Measurement } from './measure';
 import { memoryMiB, processTree } from './proc';
@@ -19,43 +19,12 @@ import type { ScenarioReport } from './report-types';
 import { CACHED_IMAGE, loadOptions, target, tls, UNIQUE_PREFIX, type Ctx } from './scenarios';
 import { startServer } from './servers';
 import { describeEntry, signedPrerequisites } from './signed';
+import { benchPolicyYaml } from './policies';
 
 /** Issue 5: RSS ≤ 150 MB. /proc reports KiB, so the comparison is in MiB: 150 MB = 143.05 MiB. */
 const RSS_TARGET_MIB = 150e6 / 2 ** 20;
 const RSS_TARGET = '≤ 150 MB (143.1 MiB)';
 
-function memoryPolicy(maxEntries: number, reg: RegistryPeer | undefined, pubKey: string | undefined): string {
-  const signed = reg && pubKey;
-  return `apiVersion: imagegate/v1
-kind: Policy
-registries: [docker.io${signed ? `, ${JSON.stringify(reg.host)}` : ''}]
-defaultAction: deny
-failurePolicy: closed
-rules:
-  - name: bench-library
-    images: ["docker.io/library/*"]
-    requireDigest: false
-    allowLatest: false
-${signed ? `  - name: signed
-    images: [${JSON.stringify(`${reg.host}/**`)}]
-    requireDigest: true
-    verify: [team]
-verifiers:
-  team:
-    type: cosign
-    publicKeys:
-      - file: ${JSON.stringify(pubKey)}
-transport:
-  plainHTTP: [${JSON.stringify(reg.host)}]
-` : ''}cache:
-  allowTTL: 10m
-  denyTTL: 10m
-  maxEntries: ${maxEntries}
-timeouts:
-  review: 20s
-  lookup: 10s
-`;
-}
 
 interface HeapMiB {
   used: number;
@@ -104,7 +73,11 @@ export async function memoryScenario(ctx: Ctx): Promise<ScenarioReport> {
   const reg = withVerdicts ? await startRegistry() : undefined;
   const keys = withVerdicts ? generateKeyPair('bench') : undefined;
   const policyFile = join(ctx.dir, 'memory-policy.yaml');
-  writeFileSync(policyFile, memoryPolicy(n, reg, keys?.pub));
+  writeFileSync(policyFile, benchPolicyYaml({
+    library: true,
+    ...(reg && keys ? { signed: { host: reg.host, publicKeyFile: keys.pub } } : {}),
+    cache: { allowTTL: '10m', denyTTL: '10m', maxEntries: n },
+  }));
   const ig = await startServer({ name: 'imagegate-memory', kind: 'imagegate', imagegateNodeFlags: ctx.settings.imagegateNodeFlags, pki: ctx.pki, dir: ctx.dir, cores: ctx.pinning.server, policyFile });
   try {
     const pids = processTree(ig.pid);

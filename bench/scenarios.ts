@@ -4,6 +4,7 @@ import { measure, type Measurement } from './measure';
 import type { BenchSettings, Row, ScenarioReport, TargetCheck } from './report-types';
 import { startServer, type Pinning, type ServerProcess } from './servers';
 import { spread } from './stats';
+import { benchPolicyYaml } from './policies';
 
 export interface Ctx {
   settings: BenchSettings;
@@ -15,21 +16,7 @@ export interface Ctx {
 
 /** The benchmark policy: docker.io/library/* by tag, everything else denied; bounded caches. */
 export function benchPolicy(maxEntries: number): string {
-  return `apiVersion: imagegate/v1
-kind: Policy
-registries: [docker.io]
-defaultAction: deny
-failurePolicy: closed
-rules:
-  - name: bench-library
-    images: ["docker.io/library/*"]
-    requireDigest: false
-    allowLatest: false
-cache:
-  allowTTL: 5m
-  denyTTL: 30s
-  maxEntries: ${maxEntries}
-`;
+  return benchPolicyYaml({ library: true, cache: { allowTTL: '5m', denyTTL: '30s', maxEntries } });
 }
 
 export const CACHED_IMAGE = 'nginx:1.27';

@@ -15,12 +15,13 @@ import * as compose from '../server/cli/compose';
 import { createRegistryLookups } from '../server/verify/lookups';
 import { COSIGN_BIN, cosignSign, generateKeyPair } from '../test/peers/cosign-tool';
 import { buildImage, pushImage, SKOPEO_BIN, type BuiltLayout } from '../test/peers/images';
-import { REGISTRY_BIN, startRegistry, type AccessLogEntry, type RegistryPeer } from '../test/peers/registry-peer';
+import { REGISTRY_BIN, startRegistry, type AccessLogEntry } from '../test/peers/registry-peer';
 import { bodyMaker, clientPool, postReview } from './loadgen';
 import type { ScenarioReport, TargetCheck } from './report-types';
 import { CACHED_IMAGE, type Ctx } from './scenarios';
 import { startServer, type ServerProcess } from './servers';
 import { percentile, spread } from './stats';
+import { benchPolicyYaml } from './policies';
 
 const COLD_TITLE = '4. Cold signed review: digest-pinned image, cosign verifier, local registry';
 const HERD_TITLE = '5. Thundering herd: concurrent reviews of one not-yet-cached signed image';
@@ -42,31 +43,6 @@ export function signedPrerequisites(): string[] {
   return needs;
 }
 
-function policyText(reg: RegistryPeer, pubKey: string, maxEntries: number): string {
-  return `apiVersion: imagegate/v1
-kind: Policy
-registries: [${JSON.stringify(reg.host)}]
-defaultAction: deny
-failurePolicy: closed
-rules:
-  - name: signed
-    images: [${JSON.stringify(`${reg.host}/**`)}]
-    requireDigest: true
-    verify: [team]
-verifiers:
-  team:
-    type: cosign
-    publicKeys:
-      - file: ${JSON.stringify(pubKey)}
-transport:
-  plainHTTP: [${JSON.stringify(reg.host)}]
-cache:
-  maxEntries: ${maxEntries}
-timeouts:
-  review: 20s
-  lookup: 10s
-`;
-}
 
 /** `GET /v2/demo/bench/manifests/sha256-<hex>.sig 200` with digests shortened. */
 export function describeEntry(e: AccessLogEntry): string {
@@ -137,7 +113,7 @@ export async function signedScenarios(ctx: Ctx): Promise<ScenarioReport[]> {
       cosignSign(keys, `${reg.host}/demo/bench@${img.digest}`);
       images.push(img);
     }
-    const policyYaml = policyText(reg, keys.pub, ctx.settings.memoryEntries);
+    const policyYaml = benchPolicyYaml({ library: false, signed: { host: reg.host, publicKeyFile: keys.pub }, cache: { maxEntries: ctx.settings.memoryEntries } });
     if (wired) {
       const policyFile = join(ctx.dir, 'signed-policy.yaml');
       writeFileSync(policyFile, policyYaml);
