@@ -36,6 +36,12 @@ import {
 
 /** Paths longer than the envelope chain bound are not searched (and no real TSA has one). */
 const MAX_PATH = 10;
+/**
+ * Signature checks one path search may make: Go's x509 stops at the same number
+ * (`maxChainSignatureChecks = 100`, crypto/x509/verify.go), so that a token full of same-named,
+ * cross-signed certificates cannot make the (synchronous) search explode.
+ */
+const MAX_SIGNATURE_CHECKS = 100;
 
 /** Leaf keyUsage bits notation-core-go `validateLeafKeyUsage` refuses (contentCommitment is allowed). */
 const LEAF_FORBIDDEN_KU = KU_KEY_ENCIPHERMENT | KU_DATA_ENCIPHERMENT | KU_KEY_AGREEMENT | KU_KEY_CERT_SIGN | KU_CRL_SIGN | KU_ENCIPHER_ONLY | KU_DECIPHER_ONLY;
@@ -89,18 +95,28 @@ function findPaths(signer: ParsedCertificate, pool: readonly ParsedCertificate[]
   // Go: a leaf that is itself a root of the pool is a chain of one.
   if (inStore(signer, store)) return [[signer]];
   const out: ParsedCertificate[][] = [];
+  let checks = 0;
+  // Go keeps the chains found before the limit and fails only when there are none.
+  const signs = (child: ParsedCertificate, issuer: ParsedCertificate): boolean => {
+    if (checks >= MAX_SIGNATURE_CHECKS || !issuer.subjectDer.equals(child.issuerDer)) return false;
+    checks += 1;
+    return issuedBy(child, issuer);
+  };
   const walk = (path: ParsedCertificate[]): void => {
     const tip = path[path.length - 1] as ParsedCertificate;
     for (const root of store) {
-      if (root.subjectDer.equals(tip.issuerDer) && issuedBy(tip, root)) out.push([...path, root]);
+      if (signs(tip, root)) out.push([...path, root]);
     }
     if (path.length >= MAX_PATH) return;
     for (const next of pool) {
       if (inStore(next, store) || path.some((p) => p.der.equals(next.der))) continue;
-      if (next.subjectDer.equals(tip.issuerDer) && !selfSigned(next) && issuedBy(tip, next)) walk([...path, next]);
+      if (signs(tip, next) && !selfSigned(next)) walk([...path, next]);
     }
   };
   walk([signer]);
+  if (out.length === 0 && checks >= MAX_SIGNATURE_CHECKS) {
+    throw invalid(`timestamp countersignature: more than ${MAX_SIGNATURE_CHECKS} signature checks to find the TSA path`);
+  }
   return out;
 }
 

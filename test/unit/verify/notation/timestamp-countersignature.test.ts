@@ -16,7 +16,7 @@ import { Decoder, type Tag } from 'cbor-x';
 import { VerificationError } from '../../../../server/errors';
 import { verifyTimestampCountersignature } from '../../../../server/verify/notation/timestamp-countersignature';
 import { MAX_TOKEN_BYTES, parseGeneralizedTime, parseTimestampToken } from '../../../../server/verify/notation/timestamp-token';
-import { checkTimestampingChain, checkTsaTrustStoreCertificate } from '../../../../server/verify/notation/tsa-chain';
+import { buildTsaPath, checkTimestampingChain, checkTsaTrustStoreCertificate } from '../../../../server/verify/notation/tsa-chain';
 import { certificatesFromBytes, type ParsedCertificate } from '../../../../server/verify/notation/x509-chain';
 
 const DIR = join(process.cwd(), 'test', 'vectors', 'notation');
@@ -208,5 +208,36 @@ describe('checkTimestampingChain (notation-core-go ValidateTimestampingCertChain
   it('refuses a chain that does not end with a self-signed root, or a leaf alone that is not self-signed', () => {
     fails(() => checkTimestampingChain([leaf('good')]), 'TIMESTAMP_INVALID', /alone but not self-signed/);
     fails(() => checkTimestampingChain([leaf('good'), leaf('good')]), 'TIMESTAMP_INVALID');
+  });
+});
+
+describe('buildTsaPath', () => {
+  it('gives up after 100 signature checks on a pool of same-named, cross-signed CAs (as Go x509 does)', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'imagegate-tsa-loop-'));
+    const ossl = (args: string[]) => execFileSync('openssl', args, { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
+    writeFileSync(join(dir, 'x.cnf'), '[req]\ndistinguished_name=dn\n[dn]\n[ca]\nbasicConstraints=critical,CA:TRUE\nkeyUsage=critical,keyCertSign\nsubjectKeyIdentifier=hash\nauthorityKeyIdentifier=keyid\n[tsa]\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=critical,timeStamping\nauthorityKeyIdentifier=keyid\n');
+    const keys = [0, 1, 2, 3];
+    for (const k of keys) {
+      ossl(['genpkey', '-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:P-256', '-out', `k${k}.key`]);
+      ossl(['req', '-new', '-x509', '-key', `k${k}.key`, '-subj', '/CN=loop', '-days', '2', '-out', `self${k}.crt`, '-config', 'x.cnf', '-extensions', 'ca']);
+      ossl(['req', '-new', '-key', `k${k}.key`, '-subj', '/CN=loop', '-out', `k${k}.csr`, '-config', 'x.cnf']);
+    }
+    const pool: ParsedCertificate[] = [];
+    for (const i of keys) {
+      for (const j of keys) {
+        if (i === j) continue;
+        ossl(['x509', '-req', '-in', `k${i}.csr`, '-CA', `self${j}.crt`, '-CAkey', `k${j}.key`, '-CAcreateserial', '-days', '2', '-extfile', 'x.cnf', '-extensions', 'ca', '-out', `l${i}${j}.crt`]);
+        pool.push(...certificatesFromBytes(readFileSync(join(dir, `l${i}${j}.crt`))));
+      }
+    }
+    ossl(['genpkey', '-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:P-256', '-out', 'tsa.key']);
+    ossl(['req', '-new', '-key', 'tsa.key', '-subj', '/CN=loop tsa', '-out', 'tsa.csr', '-config', 'x.cnf']);
+    ossl(['x509', '-req', '-in', 'tsa.csr', '-CA', 'self0.crt', '-CAkey', 'k0.key', '-CAcreateserial', '-days', '2', '-extfile', 'x.cnf', '-extensions', 'tsa', '-out', 'tsa.crt']);
+    const signer = certificatesFromBytes(readFileSync(join(dir, 'tsa.crt')))[0] as ParsedCertificate;
+    const now = { floor: new Date(), ceil: new Date() };
+    fails(() => buildTsaPath(signer, pool, store('tsa-root.pem'), now), 'TIMESTAMP_INVALID', /more than 100 signature checks/);
+    // With the loop's own root trusted, the direct path is found first and kept.
+    const root = certificatesFromBytes(readFileSync(join(dir, 'self0.crt')));
+    assert.equal(buildTsaPath(signer, pool, root, now).length, 2);
   });
 });
