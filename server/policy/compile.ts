@@ -161,6 +161,8 @@ function compileVerifier(
         trustedIdentities: [...v.trustedIdentities],
         verificationLevel: v.verificationLevel,
         maxSignatures: v.maxSignatures,
+        ...(v.tsaTrustStore ? { tsaTrustStore: v.tsaTrustStore.map(pem) } : {}),
+        verifyTimestamp: v.verifyTimestamp,
       };
   }
 }

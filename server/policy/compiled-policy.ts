@@ -56,6 +56,13 @@ export interface NotationVerifierConfig {
   readonly verificationLevel?: 'strict' | 'permissive' | 'audit';
   /** Extension beyond config.md: signatures examined per image at most (default 10). */
   readonly maxSignatures?: number;
+  /**
+   * Extension beyond config.md: root certificates of the RFC 3161 time-stamping authorities
+   * trusted to vouch for signing times (a notation `tsa:` trust store); absent = none.
+   */
+  readonly tsaTrustStore?: readonly PemSource[];
+  /** Extension beyond config.md: the trust policy's signatureVerification.verifyTimestamp (default always). */
+  readonly verifyTimestamp?: 'always' | 'afterCertExpiry';
   readonly [extra: string]: unknown;
 }
 

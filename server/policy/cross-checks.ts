@@ -212,6 +212,7 @@ export function collectFilePaths(input: Omit<CrossCheckInput, 'registries' | 'ru
         break;
       case 'notation':
         sources(name, 'trustStore', v.trustStore);
+        sources(name, 'tsaTrustStore', v.tsaTrustStore ?? []);
         break;
     }
   }

@@ -203,6 +203,16 @@ export const NotationVerifierSchema = z.strictObject({
   // Extension beyond config.md: signatures examined per image at most (bounded work per review,
   // style.md habit 7); 100 is well above what a real image carries.
   maxSignatures: z.int().min(1).max(100).default(10),
+  // Extension beyond config.md: the root certificates of trusted RFC 3161 time-stamping
+  // authorities, the Notary Project's `tsa:` trust store (trust-store-trust-policy.md). With it, a
+  // signature must carry a timestamp countersignature from one of them, and the signing chain
+  // must have been valid at that time rather than now (docs/notation.md "Timestamps").
+  tsaTrustStore: z.array(PemSourceSchema).min(1).optional(),
+  // Extension beyond config.md: the trust policy's signatureVerification.verifyTimestamp.
+  // `always` (notation's default): with tsaTrustStore, the timestamp is always required and
+  // verified; `afterCertExpiry`: only once a certificate of the signing chain has expired
+  // (before that the chain must simply be valid now). No effect without tsaTrustStore.
+  verifyTimestamp: z.enum(['always', 'afterCertExpiry']).default('always'),
 });
 
 export const VerifierSchema = z.discriminatedUnion('type', [CosignVerifierSchema, NotaryV1VerifierSchema, NotationVerifierSchema]);

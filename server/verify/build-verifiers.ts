@@ -30,15 +30,18 @@ export function buildVerifiers(policy: CompiledPolicy): ReadonlyMap<string, Veri
   return out;
 }
 
-function buildOne(name: string, config: VerifierConfig, policy: CompiledPolicy): Verifier {
+/** Builds one verifier; throws ConfigError when its material cannot be loaded (what buildVerifiers keeps as a broken entry). */
+export function createVerifier(name: string, config: VerifierConfig, policy: CompiledPolicy): Verifier {
   const factory = FACTORIES[config.type] as Factory<VerifierType> | undefined;
+  if (!factory) {
+    throw new ConfigError('CONFIG_INVALID', [{ path: `verifiers.${name}.type`, message: `verifier type "${config.type}" is not implemented in this build` }]);
+  }
+  return factory(name, config as never, policy);
+}
+
+function buildOne(name: string, config: VerifierConfig, policy: CompiledPolicy): Verifier {
   try {
-    if (!factory) {
-      throw new ConfigError('CONFIG_INVALID', [
-        { path: `verifiers.${name}.type`, message: `verifier type "${config.type}" is not implemented in this build` },
-      ]);
-    }
-    return factory(name, config as never, policy);
+    return createVerifier(name, config, policy);
   } catch (err) {
     const error = err instanceof ConfigError ? err : new ConfigError('CONFIG_INVALID', [{ path: `verifiers.${name}`, message: (err as Error).message }], err);
     return brokenVerifier(name, config.type, error);

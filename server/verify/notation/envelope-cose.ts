@@ -142,6 +142,8 @@ export async function openCoseEnvelope(bytes: Buffer): Promise<EnvelopeContent> 
   if (!ok) throw new EnvelopeError("the COSE signature does not verify with the signing certificate's key");
 
   const agent = unprotected.get(SIGNING_AGENT);
+  const timestamp = unprotected.get(TIMESTAMP_SIGNATURE);
+  if (timestamp !== undefined && !isBytes(timestamp)) throw new EnvelopeError(`"${TIMESTAMP_SIGNATURE}" is not a byte string`);
   return {
     format: 'cose',
     payload: Buffer.from(payload),
@@ -151,7 +153,8 @@ export async function openCoseEnvelope(bytes: Buffer): Promise<EnvelopeContent> 
     authenticSigningTime,
     expiry,
     chain,
-    hasTimestamp: unprotected.get(TIMESTAMP_SIGNATURE) !== undefined,
+    signature: Buffer.from(signature),
+    timestampToken: timestamp ? Buffer.from(timestamp) : undefined,
     signingAgent: typeof agent === 'string' ? agent : undefined,
   };
 }

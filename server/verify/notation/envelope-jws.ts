@@ -46,6 +46,17 @@ function time(header: Record<string, unknown>, name: string, required: boolean):
   return new Date(Date.parse(v));
 }
 
+/**
+ * The countersignature as notation-core-go reads it: the header member is Go's JSON form of a
+ * []byte, standard base64; anything else makes the envelope malformed (Go's JSON decoding fails
+ * the same way). Its size and content are checked only if the authentic timestamp step uses it.
+ */
+function timestampToken(value: unknown): Buffer | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== 'string' || !B64.test(value)) throw new EnvelopeError(`"${TIMESTAMP_SIGNATURE}" is not base64`);
+  return Buffer.from(value, 'base64');
+}
+
 /** Parses and verifies a JWS envelope; throws EnvelopeError (or ChainError for bad certificates). */
 export async function openJwsEnvelope(bytes: Buffer): Promise<EnvelopeContent> {
   let env: unknown;
@@ -102,7 +113,6 @@ export async function openJwsEnvelope(bytes: Buffer): Promise<EnvelopeContent> {
     if (err instanceof joseErrors.JOSEError) throw new EnvelopeError(`the JWS signature does not verify with the signing certificate's key (${err.code})`);
     throw err;
   }
-  const timestamp = header[TIMESTAMP_SIGNATURE];
   const agent = header[SIGNING_AGENT];
   return {
     format: 'jws',
@@ -113,7 +123,8 @@ export async function openJwsEnvelope(bytes: Buffer): Promise<EnvelopeContent> {
     authenticSigningTime,
     expiry,
     chain,
-    hasTimestamp: timestamp !== undefined,
+    signature: Buffer.from(signature, 'base64url'),
+    timestampToken: timestampToken(header[TIMESTAMP_SIGNATURE]),
     signingAgent: typeof agent === 'string' ? agent : undefined,
   };
 }

@@ -22,6 +22,7 @@ export const KNOWN_CRITICAL: ReadonlySet<string> = new Set([SIGNING_SCHEME, AUTH
 /** Envelopes are a payload of ~200 bytes plus a chain of a few certificates: 64 KiB of chain is far more than any. */
 export const MAX_CHAIN_CERTIFICATES = 10;
 
+
 export type SigningScheme = 'notary.x509' | 'notary.x509.signingAuthority';
 
 export interface EnvelopeContent {
@@ -36,8 +37,14 @@ export interface EnvelopeContent {
   readonly expiry: Date | undefined;
   /** Leaf first, root last, as carried by the envelope. */
   readonly chain: readonly ParsedCertificate[];
-  /** An RFC 3161 countersignature is present (not verified, see docs/notation.md). */
-  readonly hasTimestamp: boolean;
+  /**
+   * The raw signature value (JWS: the base64url-decoded `signature`; COSE: the signature bstr):
+   * what an RFC 3161 countersignature's message imprint hashes (notation-go passes
+   * `SignerInfo.Signature` to tspclient-go `TSTInfo.Validate`).
+   */
+  readonly signature: Buffer;
+  /** The unprotected `io.cncf.notary.timestampSignature` (a DER TimeStampToken), not yet verified. */
+  readonly timestampToken: Buffer | undefined;
   readonly signingAgent: string | undefined;
 }
 

@@ -11,7 +11,8 @@
  * = notary signature), have exactly one layer (the envelope, JWS or COSE) and name the image as
  * its `subject`.
  *
- * Each envelope goes through the Notary Project's verification steps, in notation-go's order:
+ * Each envelope goes through the Notary Project's verification steps, in notation-go's order
+ * (verifier/verifier.go `processSignature`):
  *   1. integrity (always enforced): the envelope's signature verifies with the leaf key, the
  *      critical headers are understood, the chain is well formed (x509-chain.ts) and valid at the
  *      claimed signing time, and the payload's targetArtifact equals the admitted manifest
@@ -19,34 +20,27 @@
  *   2. authenticity (enforced by strict and permissive, ignored by audit): some chain certificate
  *      is in the trust store, the scheme is notary.x509, and the leaf subject matches a trusted
  *      identity (trusted-identities.ts);
- *   3. authentic timestamp (strict only): with no verified RFC 3161 timestamp, every certificate
- *      of the chain must be valid now;
- *   4. expiry (strict only): `io.cncf.notary.expiry`, when present, is in the future;
+ *   3. expiry (strict only): `io.cncf.notary.expiry`, when present, is in the future;
+ *   4. authentic timestamp (strict only; authentic-timestamp.ts): the chain is valid now, or,
+ *      with a TSA trust store, was valid at the time an RFC 3161 countersignature vouches for;
  *   5. revocation: not checked (docs/notation.md says so).
  * One signature passing every enforced step admits the image.
  */
-import { readFileSync } from 'node:fs';
 import { ConfigError, LookupError, VerificationError } from '../../errors';
-import type { NotationVerifierConfig, PemSource } from '../../policy/compiled-policy';
+import type { NotationVerifierConfig } from '../../policy/compiled-policy';
 import type { Reference } from '../../reference/reference';
 import { OCI_MANIFEST } from '../../registry/media-types';
 import { MANIFEST_MAX_BYTES, type Manifest, type RegistryClient } from '../../registry/registry-client';
 import { findReferrers } from '../cosign/cosign-verifier';
 import type { Verifier, VerifyContext } from '../verifier';
+import { checkAuthenticTimestamp, type TimestampPolicy } from './authentic-timestamp';
 import { EnvelopeError, type EnvelopeContent } from './envelope';
 import { COSE_MEDIA_TYPE, openCoseEnvelope } from './envelope-cose';
 import { JWS_MEDIA_TYPE, openJwsEnvelope } from './envelope-jws';
 import { checkPayload, type Subject } from './payload';
-import { IdentityError, formatDn, identityMatches, parseTrustedIdentities, subjectFromDer, type TrustedIdentities } from './trusted-identities';
-import {
-  ChainError,
-  certificatesFromBytes,
-  checkChainStructure,
-  checkTrustStoreCertificate,
-  checkValidityAt,
-  findTrustAnchor,
-  type ParsedCertificate,
-} from './x509-chain';
+import { inspectNotationMaterial } from './trust-material';
+import { formatDn, identityMatches, subjectFromDer, type TrustedIdentities } from './trusted-identities';
+import { ChainError, checkChainStructure, checkValidityAt, findTrustAnchor, type ParsedCertificate } from './x509-chain';
 
 export const NOTATION_SIGNATURE = 'application/vnd.cncf.notary.signature';
 const OCI_EMPTY = 'application/vnd.oci.empty.v1+json';
@@ -61,38 +55,23 @@ export const DEFAULT_MAX_SIGNATURES = 10;
 
 export type VerificationLevel = 'strict' | 'permissive' | 'audit';
 
-/** Builds the verifier; the trust store and identities are parsed here, once. Throws ConfigError. */
+/**
+ * Builds the verifier; trust stores and identities are parsed here, once. Throws ConfigError
+ * listing every problem. `now` is the verification clock (injected by the frozen-vector tests).
+ */
 export function createNotationVerifier(name: string, config: NotationVerifierConfig, now: () => Date = () => new Date()): NotationVerifier {
-  const trustStore = loadTrustStore(name, config.trustStore);
-  let identities: TrustedIdentities;
-  try {
-    identities = parseTrustedIdentities(config.trustedIdentities);
-  } catch (err) {
-    if (!(err instanceof IdentityError)) throw err;
-    throw new ConfigError('CONFIG_INVALID', [{ path: `verifiers.${name}.trustedIdentities`, message: err.message }]);
-  }
-  return new NotationVerifier(name, trustStore, identities, config.verificationLevel ?? 'strict', config.maxSignatures ?? DEFAULT_MAX_SIGNATURES, now);
-}
-
-function loadTrustStore(name: string, sources: readonly PemSource[]): ParsedCertificate[] {
-  const out: ParsedCertificate[] = [];
-  sources.forEach((src, i) => {
-    const path = `verifiers.${name}.trustStore[${i}]`;
-    let bytes: Buffer;
-    try {
-      bytes = 'file' in src ? readFileSync(src.file) : Buffer.from(src.pem);
-    } catch (err) {
-      throw new ConfigError('CONFIG_INVALID', [{ path, message: `cannot read ${'file' in src ? src.file : 'the PEM'}: ${(err as Error).message}` }], err);
-    }
-    try {
-      const certs = certificatesFromBytes(bytes);
-      for (const c of certs) checkTrustStoreCertificate(c);
-      out.push(...certs);
-    } catch (err) {
-      throw new ConfigError('CONFIG_INVALID', [{ path, message: `not a usable trust store certificate: ${(err as Error).message}` }], err);
-    }
-  });
-  return out;
+  const report = inspectNotationMaterial(name, config, now());
+  if (!report.material) throw new ConfigError('CONFIG_INVALID', report.errors);
+  const { trustStore, tsaStore, identities } = report.material;
+  return new NotationVerifier(
+    name,
+    trustStore,
+    identities,
+    { tsaStore, verifyTimestamp: config.verifyTimestamp ?? 'always' },
+    config.verificationLevel ?? 'strict',
+    config.maxSignatures ?? DEFAULT_MAX_SIGNATURES,
+    now,
+  );
 }
 
 export class NotationVerifier implements Verifier {
@@ -102,6 +81,7 @@ export class NotationVerifier implements Verifier {
     readonly name: string,
     private readonly trustStore: readonly ParsedCertificate[],
     private readonly identities: TrustedIdentities,
+    private readonly timestamps: TimestampPolicy,
     readonly level: VerificationLevel,
     readonly maxSignatures: number,
     private readonly now: () => Date,
@@ -166,19 +146,14 @@ export class NotationVerifier implements Verifier {
     // 2. Authenticity.
     if (this.level !== 'audit') this.checkAuthenticity(content);
 
-    const now = this.now();
     if (this.level === 'strict') {
-      // 3. Authentic timestamp: no RFC 3161 countersignature is verified, so the chain must be valid now.
-      try {
-        checkValidityAt(content.chain, now, 'the current time');
-      } catch (err) {
-        if (err instanceof ChainError) throw new VerificationError('CERTIFICATE_INVALID', `${err.message}; no trusted timestamp vouches for the signing time`, err);
-        throw err;
-      }
-      // 4. Expiry.
+      const now = this.now();
+      // 3. Expiry.
       if (content.expiry && content.expiry.getTime() <= now.getTime()) {
         throw new VerificationError('SIGNATURE_EXPIRED', `envelope expired at ${content.expiry.toISOString()}`);
       }
+      // 4. Authentic timestamp.
+      checkAuthenticTimestamp(content, this.timestamps, now);
     }
     // 5. Revocation: not checked (no OCSP/CRL requests; docs/notation.md).
   }

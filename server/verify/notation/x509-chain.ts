@@ -119,6 +119,8 @@ const HANDLED_EXTENSIONS: ReadonlySet<string> = new Set([
 ]);
 
 export const EKU_CODE_SIGNING = '1.3.6.1.5.5.7.3.3';
+export const EKU_TIME_STAMPING = '1.3.6.1.5.5.7.3.8';
+export const EKU_ANY = '2.5.29.37.0';
 /** EKUs a Notary Project signing leaf must not carry (signature specification, "Certificate Requirements"). */
 const LEAF_FORBIDDEN_EKUS: ReadonlyMap<string, string> = new Map([
   ['1.3.6.1.5.5.7.3.1', 'serverAuth'],
@@ -144,6 +146,8 @@ export interface ParsedCertificate {
   readonly basicConstraints: { readonly ca: boolean; readonly pathLen: number | undefined; readonly critical: boolean } | undefined;
   /** undefined when the extendedKeyUsage extension is absent. */
   readonly extKeyUsage: readonly string[] | undefined;
+  /** The extendedKeyUsage extension is marked critical (false when absent). */
+  readonly extKeyUsageCritical: boolean;
   readonly unhandledCritical: readonly string[];
   /** `sha256` of the DER, hex (the `io.cncf.notary.x509chain.thumbprint#S256` form). */
   readonly thumbprint: string;
@@ -181,6 +185,7 @@ export function parseCertificate(der: Buffer): ParsedCertificate {
   let keyUsage: ParsedCertificate['keyUsage'];
   let basicConstraints: ParsedCertificate['basicConstraints'];
   let extKeyUsage: string[] | undefined;
+  let extKeyUsageCritical = false;
   const unhandledCritical: string[] = [];
   const seen = new Set<string>();
   const extsWrapper = fields.find((f) => f.tag === 0xa3);
@@ -230,6 +235,7 @@ export function parseCertificate(der: Buffer): ParsedCertificate {
         const seq = readTlv(value, 0);
         if (seq.tag !== SEQUENCE) throw new DerError('malformed extendedKeyUsage');
         extKeyUsage = children(value, seq).map((o) => decodeOid(value.subarray(o.start, o.end)));
+        extKeyUsageCritical = critical;
       }
     }
   }
@@ -243,6 +249,7 @@ export function parseCertificate(der: Buffer): ParsedCertificate {
     keyUsage,
     basicConstraints,
     extKeyUsage,
+    extKeyUsageCritical,
     unhandledCritical,
     thumbprint: createHash('sha256').update(der).digest('hex'),
   };
@@ -266,7 +273,7 @@ export function certificatesFromBytes(bytes: Buffer): ParsedCertificate[] {
 
 export class ChainError extends Error {}
 
-function describe(c: ParsedCertificate): string {
+export function describe(c: ParsedCertificate): string {
   return `certificate "${c.x509.subject.replace(/\n/g, ', ')}"`;
 }
 
@@ -309,7 +316,8 @@ function checkCa(c: ParsedCertificate, caBelow: number): void {
   }
 }
 
-function issuedBy(child: ParsedCertificate, issuer: ParsedCertificate): boolean {
+/** `child` names `issuer` as its issuer and its signature verifies with the issuer's key. */
+export function issuedBy(child: ParsedCertificate, issuer: ParsedCertificate): boolean {
   return child.x509.checkIssued(issuer.x509) && child.x509.verify(issuer.x509.publicKey);
 }
 
@@ -318,7 +326,7 @@ function issuedBy(child: ParsedCertificate, issuer: ParsedCertificate): boolean 
  * checkIssued(self): OpenSSL's check also wants keyCertSign, which a self-signed signing
  * certificate (`notation cert generate-test`) rightly does not have.
  */
-function selfSigned(c: ParsedCertificate): boolean {
+export function selfSigned(c: ParsedCertificate): boolean {
   return c.issuerDer.equals(c.subjectDer) && c.x509.verify(c.x509.publicKey);
 }
 

@@ -6,122 +6,34 @@
  * made from the real ones with plain registry uploads.
  */
 import assert from 'node:assert/strict';
-import { createHash } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { ConfigError, VerificationError } from '../../../server/errors';
 import { Decider } from '../../../server/decision/decide-review';
-import { loadPolicyText } from '../../../server/policy/load';
-import type { CompiledPolicy } from '../../../server/policy/compiled-policy';
 import { parseReference } from '../../../server/reference/parse';
 import { createRegistryLookups, type RegistryLookups } from '../../../server/verify/lookups';
 import { rejectsWithCode } from '../expect';
 import { buildImage, pushImage, type BuiltLayout } from '../images';
 import { startRegistry, type RegistryPeer } from '../registry-peer';
+import {
+  OCI_INDEX,
+  OCI_MANIFEST,
+  RELEASE,
+  RELEASE_ID,
+  getBlob,
+  getRaw,
+  never,
+  notationPolicy,
+  putBlob,
+  putManifest,
+  replaceEnvelope,
+  setIndex,
+  sha256,
+  signatureOf,
+  type NotationSpec,
+} from './notation-harness';
 import { makeCa, makeLeaf, makeSelfSigned, notationSign, notationVerify, notationVersion, requireNotation, type Ca, type SigningKey } from './notation-tool';
-
-const never = new AbortController().signal;
-const OCI_MANIFEST = 'application/vnd.oci.image.manifest.v1+json';
-const OCI_INDEX = 'application/vnd.oci.image.index.v1+json';
-const NOTARY = 'application/vnd.cncf.notary.signature';
-
-const RELEASE: [string, string][] = [['C', 'US'], ['ST', 'WA'], ['O', 'Acme'], ['CN', 'release']];
-const RELEASE_ID = 'x509.subject: C=US, ST=WA, O=Acme, CN=release';
-
-let generation = 5000;
-
-interface NotationSpec {
-  readonly trustStore: readonly string[];
-  readonly trustedIdentities: readonly string[];
-  readonly level?: 'strict' | 'permissive' | 'audit';
-  readonly maxSignatures?: number;
-}
-
-function notationPolicy(reg: { readonly host: string }, v: NotationSpec): CompiledPolicy {
-  const q = (s: string) => JSON.stringify(s);
-  const lines = [
-    'apiVersion: imagegate/v1',
-    'kind: Policy',
-    `registries: [${q(reg.host)}]`,
-    'failurePolicy: closed',
-    'rules:',
-    '  - name: peers',
-    `    images: [${q(`${reg.host}/**`)}]`,
-    '    requireDigest: false',
-    '    allowLatest: true',
-    '    resolveTags: true',
-    '    verify: [team]',
-    'verifiers:',
-    '  team:',
-    '    type: notation',
-    '    trustStore:',
-    ...v.trustStore.map((p) => `      - pem: ${q(p)}`),
-    `    trustedIdentities: [${v.trustedIdentities.map(q).join(', ')}]`,
-  ];
-  if (v.level) lines.push(`    verificationLevel: ${v.level}`);
-  if (v.maxSignatures) lines.push(`    maxSignatures: ${v.maxSignatures}`);
-  lines.push('transport:', `  plainHTTP: [${q(reg.host)}]`, 'timeouts:', '  review: 20s', '  lookup: 10s');
-  generation += 1;
-  return loadPolicyText(`${lines.join('\n')}\n`, 'test/peers/notation', generation);
-}
-
-// ---- plain registry uploads for tampered artefacts -------------------------------------------
-
-const sha256 = (b: Buffer) => `sha256:${createHash('sha256').update(b).digest('hex')}`;
-
-async function getRaw(reg: RegistryPeer, repo: string, reference: string, accept: string): Promise<Buffer> {
-  const r = await fetch(`${reg.url}/v2/${repo}/manifests/${reference}`, { headers: { accept } });
-  assert.equal(r.status, 200, `GET ${reference}`);
-  return Buffer.from(await r.arrayBuffer());
-}
-
-async function getJson(reg: RegistryPeer, repo: string, reference: string, accept: string): Promise<Record<string, unknown>> {
-  return JSON.parse((await getRaw(reg, repo, reference, accept)).toString()) as Record<string, unknown>;
-}
-
-async function getBlob(reg: RegistryPeer, repo: string, digest: string): Promise<Buffer> {
-  const r = await fetch(`${reg.url}/v2/${repo}/blobs/${digest}`);
-  assert.equal(r.status, 200);
-  return Buffer.from(await r.arrayBuffer());
-}
-
-async function putBlob(reg: RegistryPeer, repo: string, bytes: Buffer): Promise<string> {
-  const digest = sha256(bytes);
-  const start = await fetch(`${reg.url}/v2/${repo}/blobs/uploads/`, { method: 'POST' });
-  assert.equal(start.status, 202);
-  const loc = new URL(start.headers.get('location') as string, reg.url);
-  loc.searchParams.set('digest', digest);
-  const put = await fetch(loc, { method: 'PUT', body: bytes, headers: { 'content-type': 'application/octet-stream' } });
-  assert.equal(put.status, 201, await put.text());
-  return digest;
-}
-
-async function putManifest(reg: RegistryPeer, repo: string, reference: string, json: unknown, mediaType: string): Promise<{ digest: string; size: number }> {
-  const bytes = Buffer.from(JSON.stringify(json));
-  const r = await fetch(`${reg.url}/v2/${repo}/manifests/${reference}`, { method: 'PUT', body: bytes, headers: { 'content-type': mediaType } });
-  assert.equal(r.status, 201, await r.text());
-  return { digest: sha256(bytes), size: bytes.length };
-}
-
-/** The (single) notation signature manifest of `digest`, read through the tag schema. */
-async function signatureOf(reg: RegistryPeer, repo: string, digest: string): Promise<{ manifest: Record<string, unknown>; digest: string }> {
-  const index = await getJson(reg, repo, digest.replace(':', '-'), OCI_INDEX);
-  const entry = (index['manifests'] as { digest: string; artifactType?: string }[]).find((m) => m.artifactType === NOTARY);
-  assert.ok(entry, 'notation wrote a signature into the referrers tag index');
-  return { manifest: await getJson(reg, repo, entry.digest, OCI_MANIFEST), digest: entry.digest };
-}
-
-/** Replaces the referrers tag index of `subject` with one listing `manifests` (notation-style entries). */
-async function setIndex(reg: RegistryPeer, repo: string, subject: string, manifests: { digest: string; size: number }[]): Promise<void> {
-  await putManifest(
-    reg,
-    repo,
-    subject.replace(':', '-'),
-    { schemaVersion: 2, mediaType: OCI_INDEX, manifests: manifests.map((m) => ({ mediaType: OCI_MANIFEST, ...m, artifactType: NOTARY })) },
-    OCI_INDEX,
-  );
-}
 
 describe('notation signatures made by the real notation CLI', () => {
   let reg: RegistryPeer;
@@ -283,7 +195,7 @@ describe('notation signatures made by the real notation CLI', () => {
     const sig = Buffer.from(env['signature']!, 'base64url');
     sig[10] = (sig[10] as number) ^ 0x01;
     const tampered = Buffer.from(JSON.stringify({ ...env, signature: sig.toString('base64url') }));
-    await replaceEnvelope(manifest, flippedJws, tampered);
+    await replaceEnvelope(reg, 'demo/app', manifest, flippedJws.digest, tampered);
     const err = await rejectsWithCode(verify(trusted(), flippedJws), VerificationError, 'SIGNATURE_INVALID');
     assert.match(err.message, /JWS signature does not verify/);
     await notationDenies(trusted(), flippedJws, /integrity validation failed.*signature is invalid/);
@@ -296,19 +208,11 @@ describe('notation signatures made by the real notation CLI', () => {
     const at = bytes.indexOf('targetArtifact');
     assert.ok(at > 0);
     bytes[at + 2] = (bytes[at + 2] as number) ^ 0x01; // "targetArtifact" → "tasgetArtifact"
-    await replaceEnvelope(manifest, flippedCose, bytes);
+    await replaceEnvelope(reg, 'demo/app', manifest, flippedCose.digest, bytes);
     const err = await rejectsWithCode(verify(trusted(), flippedCose), VerificationError, 'SIGNATURE_INVALID');
     assert.match(err.message, /COSE signature does not verify/);
     await notationDenies(trusted(), flippedCose, /integrity validation failed.*signature is invalid/);
   });
-
-  async function replaceEnvelope(manifest: Record<string, unknown>, img: BuiltLayout, envelope: Buffer): Promise<void> {
-    const layer = (manifest['layers'] as { mediaType: string }[])[0]!;
-    const digest = await putBlob(reg, 'demo/app', envelope);
-    const copy = { ...manifest, layers: [{ mediaType: layer.mediaType, digest, size: envelope.length }] };
-    const put = await putManifest(reg, 'demo/app', sha256(Buffer.from(JSON.stringify(copy))), copy, OCI_MANIFEST);
-    await setIndex(reg, 'demo/app', img.digest, [put]);
-  }
 
   it('denies when the referrers index points at garbage (missing manifests, a plain image)', async () => {
     const junk = Buffer.from('{"this is":"not a manifest"}');

@@ -54,12 +54,46 @@ function opensslSubject(parts: readonly [string, string][]): string {
   return parts.map(([k, v]) => `/${k}=${v}`).join('');
 }
 
-/** A root CA: basicConstraints critical CA:TRUE, keyUsage critical keyCertSign, cRLSign. */
-export function makeCa(subject: readonly [string, string][], keyAlg: 'rsa' | 'ec' = 'rsa'): Ca {
+/** Certificate validity to the second (timestamps need a CA valid before genTime − accuracy; some leaves must expire while a test runs). */
+export interface Validity {
+  readonly notBefore: Date;
+  readonly notAfter: Date;
+}
+
+/** `YYYYMMDDHHMMSSZ`, the GeneralizedTime form `openssl ca -startdate/-enddate` takes. */
+function opensslTime(d: Date): string {
+  return d.toISOString().replace(/[-:T]/g, '').replace(/\.\d{3}Z$/, 'Z');
+}
+
+/**
+ * Issues `csr` with exactly `validity` through `openssl ca`, the only openssl 3.0 command that
+ * takes notBefore/notAfter to the second; `issuer` undefined = self-signed with `key`.
+ */
+function issueWithValidity(dir: string, csr: string, key: string, issuer: string | undefined, validity: Validity, extfile: string, out: string): void {
+  writeFileSync(join(dir, 'index.txt'), '');
+  writeFileSync(join(dir, 'serial'), '1000\n');
+  writeFileSync(
+    join(dir, 'openssl-ca.cnf'),
+    ['[ca]', 'default_ca = this', '[this]', `dir = ${dir}`, 'database = $dir/index.txt', 'serial = $dir/serial', 'new_certs_dir = $dir', 'default_md = sha256', 'policy = any', 'preserve = yes', 'unique_subject = no', '[any]', ...['countryName', 'stateOrProvinceName', 'localityName', 'organizationName', 'organizationalUnitName', 'commonName'].map((f) => `${f} = optional`), ''].join('\n'),
+  );
+  const who = issuer ? ['-cert', issuer] : ['-selfsign'];
+  openssl(['ca', '-batch', '-notext', '-config', 'openssl-ca.cnf', ...who, '-keyfile', key, '-in', csr, '-startdate', opensslTime(validity.notBefore), '-enddate', opensslTime(validity.notAfter), '-extfile', extfile, '-out', out], dir);
+}
+
+/**
+ * A root CA: basicConstraints critical CA:TRUE, keyUsage critical keyCertSign, cRLSign. Valid
+ * for 30 days from now, or exactly `validity`.
+ */
+export function makeCa(subject: readonly [string, string][], keyAlg: 'rsa' | 'ec' = 'rsa', validity?: Validity): Ca {
   const dir = mkdtempSync(join(tmpdir(), 'imagegate-notation-ca-'));
   genKey(dir, 'ca.key', keyAlg);
   writeFileSync(join(dir, 'ca.ext'), 'basicConstraints=critical,CA:TRUE\nkeyUsage=critical,keyCertSign,cRLSign\nsubjectKeyIdentifier=hash\n');
-  openssl(['req', '-new', '-x509', '-key', 'ca.key', '-subj', opensslSubject(subject), '-days', '30', '-out', 'ca.crt', '-extensions', 'v3_ca', '-config', writeReqConfig(dir)], dir);
+  if (validity) {
+    openssl(['req', '-new', '-key', 'ca.key', '-subj', opensslSubject(subject), '-out', 'ca.csr', '-config', writeReqConfig(dir)], dir);
+    issueWithValidity(dir, 'ca.csr', 'ca.key', undefined, validity, 'ca.ext', 'ca.crt');
+  } else {
+    openssl(['req', '-new', '-x509', '-key', 'ca.key', '-subj', opensslSubject(subject), '-days', '30', '-out', 'ca.crt', '-extensions', 'v3_ca', '-config', writeReqConfig(dir)], dir);
+  }
   const pem = readFileSync(join(dir, 'ca.crt'), 'utf8');
   return { dir, key: join(dir, 'ca.key'), cert: join(dir, 'ca.crt'), pem };
 }
@@ -87,13 +121,17 @@ function genKey(dir: string, name: string, alg: 'rsa' | 'ec'): void {
   else openssl(['genpkey', '-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:P-256', '-out', name], dir);
 }
 
-/** A signing leaf under `ca`: keyUsage critical digitalSignature, EKU codeSigning, CA:FALSE. */
-export function makeLeaf(ca: Ca, subject: readonly [string, string][], keyAlg: 'rsa' | 'ec' = 'ec'): SigningKey {
+/**
+ * A signing leaf under `ca`: keyUsage critical digitalSignature, EKU codeSigning, CA:FALSE.
+ * Valid for 10 days from now, or exactly `validity`.
+ */
+export function makeLeaf(ca: Ca, subject: readonly [string, string][], keyAlg: 'rsa' | 'ec' = 'ec', validity?: Validity): SigningKey {
   const dir = mkdtempSync(join(tmpdir(), 'imagegate-notation-leaf-'));
   genKey(dir, 'leaf.key', keyAlg);
   writeFileSync(join(dir, 'leaf.ext'), 'basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=codeSigning\nauthorityKeyIdentifier=keyid\n');
   openssl(['req', '-new', '-key', 'leaf.key', '-subj', opensslSubject(subject), '-out', 'leaf.csr', '-config', writeReqConfig(dir)], dir);
-  openssl(['x509', '-req', '-in', 'leaf.csr', '-CA', ca.cert, '-CAkey', ca.key, '-CAcreateserial', '-days', '10', '-extfile', 'leaf.ext', '-out', 'leaf.crt'], dir);
+  if (validity) issueWithValidity(dir, 'leaf.csr', ca.key, ca.cert, validity, 'leaf.ext', 'leaf.crt');
+  else openssl(['x509', '-req', '-in', 'leaf.csr', '-CA', ca.cert, '-CAkey', ca.key, '-CAcreateserial', '-days', '10', '-extfile', 'leaf.ext', '-out', 'leaf.crt'], dir);
   const leafPem = readFileSync(join(dir, 'leaf.crt'), 'utf8');
   writeFileSync(join(dir, 'chain.crt'), leafPem + ca.pem);
   return { key: join(dir, 'leaf.key'), chain: join(dir, 'chain.crt'), leafPem };
@@ -129,6 +167,8 @@ export interface SignOptions {
   readonly format?: 'jws' | 'cose';
   /** e.g. `1s` (notation sign --expiry). */
   readonly expiry?: string;
+  /** RFC 3161 countersignature: `--timestamp-url` and the TSA root `--timestamp-root-cert`. */
+  readonly timestamp?: { readonly url: string; readonly rootCert: string };
 }
 
 /** `notation sign --insecure-registry --signature-format … <host/repo@digest>`. */
@@ -136,6 +176,7 @@ export async function notationSign(key: SigningKey, ref: string, options: SignOp
   requireNotation();
   const args = ['sign', '--insecure-registry', '--signature-format', options.format ?? 'jws'];
   if (options.expiry) args.push('--expiry', options.expiry);
+  if (options.timestamp) args.push('--timestamp-url', options.timestamp.url, '--timestamp-root-cert', options.timestamp.rootCert);
   args.push(ref);
   try {
     await execFileAsync(NOTATION_BIN, args, { env: signingHome(key), timeout: 60_000 });
@@ -150,6 +191,10 @@ export interface TrustPolicySpec {
   readonly trustStore: readonly string[];
   readonly trustedIdentities: readonly string[];
   readonly level?: 'strict' | 'permissive' | 'audit';
+  /** PEM texts of a TSA trust store (named store `tsa:imagegate`); absent = no `tsa:` store. */
+  readonly tsaStore?: readonly string[];
+  /** signatureVerification.verifyTimestamp (notation's default is `always`). */
+  readonly verifyTimestamp?: 'always' | 'afterCertExpiry';
 }
 
 export interface VerifyResult {
@@ -165,14 +210,23 @@ export async function notationVerify(ref: string, spec: TrustPolicySpec): Promis
   const store = join(cfg, 'truststore', 'x509', 'ca', 'imagegate');
   mkdirSync(store, { recursive: true });
   spec.trustStore.forEach((pem, i) => writeFileSync(join(store, `cert-${i}.pem`), pem));
+  const trustStores = ['ca:imagegate'];
+  if (spec.tsaStore) {
+    const tsa = join(cfg, 'truststore', 'x509', 'tsa', 'imagegate');
+    mkdirSync(tsa, { recursive: true });
+    spec.tsaStore.forEach((pem, i) => writeFileSync(join(tsa, `tsa-${i}.pem`), pem));
+    trustStores.push('tsa:imagegate');
+  }
+  const signatureVerification: Record<string, string> = { level: spec.level ?? 'strict' };
+  if (spec.verifyTimestamp) signatureVerification['verifyTimestamp'] = spec.verifyTimestamp;
   const policy = {
     version: '1.0',
     trustPolicies: [
       {
         name: 'imagegate',
         registryScopes: ['*'],
-        signatureVerification: { level: spec.level ?? 'strict' },
-        trustStores: ['ca:imagegate'],
+        signatureVerification,
+        trustStores,
         trustedIdentities: spec.trustedIdentities,
       },
     ],

@@ -39,6 +39,32 @@ rules:
     images: ["docker.io/library/*"]
 `);
 
+const VECTORS = join(process.cwd(), 'test', 'vectors', 'notation');
+const notationPolicy = (verifier: string) => `apiVersion: imagegate/v1
+kind: Policy
+registries: [ghcr.io]
+rules:
+  - name: signed
+    images: ["ghcr.io/acme/**"]
+    verify: [team]
+verifiers:
+  team:
+${verifier.replace(/^/gm, '    ')}
+`;
+const NOTATION_GOOD = join(dir, 'notation-good.yaml');
+writeFileSync(NOTATION_GOOD, notationPolicy(`type: notation
+trustStore: [{file: ${join(VECTORS, 'ca.pem')}}]
+tsaTrustStore: [{file: ${join(VECTORS, 'tsa-root.pem')}}]
+trustedIdentities: ["x509.subject: C=US, ST=WA, O=Acme, CN=release"]`));
+const NOTATION_BAD = join(dir, 'notation-bad.yaml');
+writeFileSync(NOTATION_BAD, notationPolicy(`type: notation
+trustStore: [{file: ${join(dir, 'no-such-ca.crt')}}]
+tsaTrustStore: [{file: ${join(VECTORS, 'tsa-signer.pem')}}]
+trustedIdentities: ["x509.subject: O=Acme, CN=release"]`));
+const COSIGN_BAD = join(dir, 'cosign-bad.yaml');
+writeFileSync(COSIGN_BAD, notationPolicy(`type: cosign
+publicKeys: [{file: ${join(VECTORS, 'ca.pem')}}]`));
+
 describe('imagegate review', () => {
   it('prints only the response ImageReview on stdout and exits 0 when allowed', async () => {
     const r = await runImagegate(['review', '--config', POLICY, '-'], imageReview(['nginx:1.25']));
@@ -94,6 +120,24 @@ describe('imagegate config validate', () => {
     const r = await runImagegate(['config', 'validate', SHADOWED]);
     assert.equal(r.code, 0);
     assert.match(r.stdout, /warning: .*never/);
+  });
+  it('reads notation trust stores and identities: each problem with its path and file, exit 2', async () => {
+    const r = await runImagegate(['config', 'validate', NOTATION_BAD]);
+    assert.equal(r.code, 2, r.stdout + r.stderr);
+    assert.match(r.stdout, /3 problem\(s\) with verifier keys and certificates/);
+    assert.match(r.stdout, /verifiers\.team\.trustStore\[0\]\.file: cannot read .*no-such-ca\.crt: ENOENT/);
+    assert.match(r.stdout, /verifiers\.team\.tsaTrustStore\[0\]\.file: .*tsa-signer\.pem cannot be in tsaTrustStore: .*not a CA certificate/);
+    assert.match(r.stdout, /verifiers\.team\.trustedIdentities\[0\]: .*has no C/);
+  });
+  it('accepts a notation verifier whose stores and identities load', async () => {
+    const r = await runImagegate(['config', 'validate', NOTATION_GOOD]);
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    assert.match(r.stdout, /valid \(1 rule\(s\), 1 verifier\(s\)/);
+  });
+  it('reads cosign keys too: a certificate is not a public key, exit 2', async () => {
+    const r = await runImagegate(['config', 'validate', COSIGN_BAD]);
+    assert.equal(r.code, 2, r.stdout + r.stderr);
+    assert.match(r.stdout, /verifiers\.team\.publicKeys\[0\]: cannot be used as a cosign public key/);
   });
   it('accepts the shipped default policy', async () => {
     const r = await runImagegate(['config', 'validate', join(process.cwd(), 'config', 'default.yaml')]);

@@ -333,6 +333,25 @@ describe('loadPolicyText', () => {
         trustedIdentities: ['x509.subject: C=US, O=Acme, CN=release'],
         verificationLevel: 'strict',
         maxSignatures: 10,
+        verifyTimestamp: 'always',
+      });
+    });
+
+    it('accepts a notation TSA trust store and verifyTimestamp (extensions), resolving relative paths', () => {
+      const p = loadPolicyText(
+        withVerifier('type: notation\ntrustStore: [{file: ca.crt}]\ntrustedIdentities: ["*"]\ntsaTrustStore: [{file: tsa/root.crt}]\nverifyTimestamp: afterCertExpiry'),
+        'test',
+        1,
+        { ...all, baseDir: '/etc/imagegate' },
+      );
+      assert.deepEqual(p.verifiers.get('v'), {
+        type: 'notation',
+        trustStore: [{ file: '/etc/imagegate/ca.crt' }],
+        trustedIdentities: ['*'],
+        verificationLevel: 'strict',
+        maxSignatures: 10,
+        tsaTrustStore: [{ file: '/etc/imagegate/tsa/root.crt' }],
+        verifyTimestamp: 'afterCertExpiry',
       });
     });
 
@@ -352,6 +371,10 @@ describe('loadPolicyText', () => {
       ['type: notation\ntrustStore: [{file: /a}]\ntrustedIdentities: ["*"]\nverificationLevel: lax', 'verifiers.v.verificationLevel', 'unknown level'],
       ['type: notation\ntrustStore: [{file: /a}]\ntrustedIdentities: ["*"]\nmaxSignatures: 0', 'verifiers.v.maxSignatures', 'zero signatures'],
       ['type: notation\ntrustStore: [{file: /a}]\ntrustedIdentities: ["*"]\nmaxSignatures: 1.5', 'verifiers.v.maxSignatures', 'not an integer'],
+      ['type: notation\ntrustStore: [{file: /a}]\ntrustedIdentities: ["*"]\ntsaTrustStore: []', 'verifiers.v.tsaTrustStore', 'an empty TSA trust store (omit it instead)'],
+      ['type: notation\ntrustStore: [{file: /a}]\ntrustedIdentities: ["*"]\ntsaTrustStore: [{file: /t, pem: "x"}]', 'verifiers.v.tsaTrustStore[0].pem', 'a TSA store entry with inline text that is not PEM'],
+      ['type: notation\ntrustStore: [{file: /a}]\ntrustedIdentities: ["*"]\nverifyTimestamp: never', 'verifiers.v.verifyTimestamp', 'an unknown verifyTimestamp'],
+      ['type: notation\ntrustStore: [{file: /a}]\ntrustedIdentities: ["*"]\ntsaTrustStores: [{file: /t}]', 'verifiers.v.tsaTrustStores', 'a misspelt tsaTrustStore (unknown keys are errors)'],
       ['type: sigstore', 'verifiers.v.type', 'unknown type'],
       ['publicKeys: [{file: /a}]', 'verifiers.v.type', 'no type'],
     ];

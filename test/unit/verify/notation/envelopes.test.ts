@@ -23,20 +23,20 @@ const PAYLOAD = Buffer.from(JSON.stringify({ targetArtifact: { mediaType: 'appli
 const CTY = 'application/vnd.cncf.notary.payload.v1+json';
 const SCHEME = 'io.cncf.notary.signingScheme';
 
-function jws(header: Record<string, unknown>): Buffer {
+function jws(header: Record<string, unknown>, unprotected: Record<string, unknown> = {}): Buffer {
   const prot = Buffer.from(JSON.stringify(header)).toString('base64url');
   const payload = PAYLOAD.toString('base64url');
   const signature = sign('sha256', Buffer.from(`${prot}.${payload}`), { key, dsaEncoding: 'ieee-p1363' }).toString('base64url');
-  return Buffer.from(JSON.stringify({ payload, protected: prot, header: { x5c: [certDer.toString('base64')] }, signature }));
+  return Buffer.from(JSON.stringify({ payload, protected: prot, header: { x5c: [certDer.toString('base64')], ...unprotected }, signature }));
 }
 
 const goodJws = () => ({ alg: 'ES256', crit: [SCHEME], cty: CTY, [SCHEME]: 'notary.x509', 'io.cncf.notary.signingTime': new Date().toISOString().replace(/\.\d+Z$/, 'Z') });
 
-function cose(prot: Map<unknown, unknown>, tagged = true): Buffer {
+function cose(prot: Map<unknown, unknown>, tagged = true, unprotected: [unknown, unknown][] = []): Buffer {
   const enc = new Encoder({ mapsAsObjects: false, useRecords: false, tagUint8Array: false } as ConstructorParameters<typeof Encoder>[0]);
   const protBytes = enc.encode(prot);
   const signature = sign('sha256', sigStructure(protBytes, PAYLOAD), { key, dsaEncoding: 'ieee-p1363' });
-  const body = [protBytes, new Map<unknown, unknown>([[33, [certDer]]]), PAYLOAD, signature];
+  const body = [protBytes, new Map<unknown, unknown>([[33, [certDer]], ...unprotected]), PAYLOAD, signature];
   return enc.encode(tagged ? new Tag(body, 18) : body);
 }
 
@@ -84,5 +84,30 @@ describe('notation envelopes: header rules', () => {
     ps.set(1, -37);
     await assert.rejects(openCoseEnvelope(cose(ps)), /requires ES256/);
     await assert.rejects(openCoseEnvelope(Buffer.from([0xff, 0x00, 0x12])), EnvelopeError);
+  });
+
+  describe('the timestamp countersignature header (unprotected, verified later by the authentic timestamp step)', () => {
+    const TS = 'io.cncf.notary.timestampSignature';
+
+    it('hands over the raw signature value and the token bytes (JWS)', async () => {
+      const bytes = jws(goodJws(), { [TS]: Buffer.from('token bytes').toString('base64') });
+      const c = await openJwsEnvelope(bytes);
+      const env = JSON.parse(bytes.toString()) as { signature: string };
+      assert.deepEqual(c.signature, Buffer.from(env.signature, 'base64url'));
+      assert.deepEqual(c.timestampToken, Buffer.from('token bytes'));
+      assert.equal((await openJwsEnvelope(jws(goodJws()))).timestampToken, undefined);
+    });
+
+    it('refuses a JWS countersignature that is not base64 (Go JSON []byte), as an integrity failure', async () => {
+      await assert.rejects(openJwsEnvelope(jws(goodJws(), { [TS]: 'not base64!' })), /is not base64/);
+      await assert.rejects(openJwsEnvelope(jws(goodJws(), { [TS]: 42 })), EnvelopeError);
+    });
+
+    it('hands over the token bytes (COSE) and refuses a countersignature that is not a byte string', async () => {
+      const c = await openCoseEnvelope(cose(goodCose(), true, [[TS, Buffer.from('token bytes')]]));
+      assert.deepEqual(c.timestampToken, Buffer.from('token bytes'));
+      assert.equal(c.signature.length, 64); // ES256 r‖s
+      await assert.rejects(openCoseEnvelope(cose(goodCose(), true, [[TS, 'text']])), /not a byte string/);
+    });
   });
 });
