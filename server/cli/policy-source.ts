@@ -4,6 +4,7 @@ import { stringify } from 'yaml';
 import { ConfigError } from '../errors';
 import type { CompiledPolicy } from '../policy/compiled-policy';
 import { loadPolicyFile, loadPolicyText } from '../policy/load';
+import { checkVerifierMaterial } from '../verify/verifier-material';
 
 /**
  * Where a policy comes from: a file, the embedded default (config/default.yaml, shipped in the
@@ -68,4 +69,19 @@ export function loadPolicy(origin: PolicyOrigin, generation: number): CompiledPo
     throw new ConfigError('CONFIG_UNREADABLE', [{ path: '', message: `cannot read ${DEFAULT_POLICY_PATH}: ${(err as Error).message}` }], err);
   }
   return loadPolicyText(text, source, generation);
+}
+
+/**
+ * The policy `serve` runs: loadPolicy, then every verifier's keys and certificates read as the
+ * verifiers read them (verify/verifier-material.ts, what `config validate` reports). A policy
+ * whose material is bad is refused like any invalid policy: exit 2 at start, the last good
+ * policy kept on a reload. Otherwise the rules using that verifier would deny every image they
+ * match until someone read the log (an outage found late); certificates merely outside their
+ * validity are left to `config validate`'s warnings.
+ */
+export function loadServedPolicy(origin: PolicyOrigin, generation: number, now: () => Date = () => new Date()): CompiledPolicy {
+  const policy = loadPolicy(origin, generation);
+  const material = checkVerifierMaterial(policy, now());
+  if (material.errors.length > 0) throw new ConfigError('CONFIG_INVALID', material.errors);
+  return policy;
 }

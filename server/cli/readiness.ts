@@ -10,7 +10,7 @@ export function unreadableTrustFiles(policy: CompiledPolicy): string[] {
   if (policy.credentialsFile) files.push(policy.credentialsFile);
   for (const [name, v] of policy.verifiers) {
     const sources: Array<PemSource | RootKeySource> =
-      v.type === 'cosign' ? [...v.publicKeys] : v.type === 'notaryv1' ? [...v.rootKeys] : [...v.trustStore];
+      v.type === 'cosign' ? [...v.publicKeys] : v.type === 'notaryv1' ? [...v.rootKeys] : [...v.trustStore, ...(v.tsaTrustStore ?? [])];
     for (const s of sources) if ('file' in s) files.push(`${s.file}\u0000${name}`);
   }
   const problems: string[] = [];

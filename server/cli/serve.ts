@@ -15,7 +15,7 @@ import { watchPolicy } from '../policy/policy-watcher';
 import { errorSummary } from '../http/review-route';
 import { parseServeArgs, type ServeSettings } from './args';
 import { createDecisionStack } from './compose';
-import { loadPolicy, type PolicyOrigin } from './policy-source';
+import { loadServedPolicy, type PolicyOrigin } from './policy-source';
 import { unreadableTrustFiles } from './readiness';
 
 /** Keep-alive longer than the apiserver's idle reuse (Go's http.Transport IdleConnTimeout, 90 s). */
@@ -69,7 +69,7 @@ function originOf(settings: ServeSettings): PolicyOrigin {
  */
 export async function startServer(settings: ServeSettings, logger: Logger): Promise<RunningServer> {
   const origin = originOf(settings);
-  const store = new PolicyStore((generation) => loadPolicy(origin, generation));
+  const store = new PolicyStore((generation) => loadServedPolicy(origin, generation));
   const initial = store.reload();
   if (!initial.ok) throw initial.error;
 
@@ -171,7 +171,7 @@ async function runPrimary(settings: ServeSettings): Promise<number> {
   const logger = createLogger(settings.logLevel, 'stdout');
   // Validate once up front so a bad policy is exit 2, not N crashing workers.
   try {
-    loadPolicy(originOf(settings), 1);
+    loadServedPolicy(originOf(settings), 1);
   } catch (err) {
     if (err instanceof ConfigError) {
       process.stderr.write(`imagegate: the policy is invalid:\n${err.message}\n`);

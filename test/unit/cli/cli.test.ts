@@ -1,6 +1,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runImagegate, startImagegate } from '../../helpers/imagegate-process';
@@ -189,6 +189,28 @@ describe('imagegate serve', () => {
     const r = await runImagegate(['serve', '--config', BAD, '--port', '0']);
     assert.equal(r.code, 2);
     assert.match(r.stderr, /defaultAction/);
+  });
+  it('exits 2 when a verifier key or certificate of the policy is bad, naming it (as config validate does)', async () => {
+    for (const workers of [[], ['--workers', '2']]) {
+      const r = await runImagegate(['serve', '--config', COSIGN_BAD, '--port', '0', ...workers]);
+      assert.equal(r.code, 2, r.stderr);
+      assert.match(r.stderr, /verifiers\.team\.publicKeys\[0\]: cannot be used as a cosign public key/);
+    }
+  });
+  it('keeps the last good policy when a reload brings a bad verifier key', async () => {
+    const reloadDir = mkdtempSync(join(tmpdir(), 'imagegate-material-'));
+    const file = join(reloadDir, 'policy.yaml');
+    writeFileSync(file, readFileSync(POLICY, 'utf8'));
+    const ig = await startImagegate(['--config', file]);
+    try {
+      writeFileSync(file, readFileSync(COSIGN_BAD, 'utf8'));
+      const failed = await ig.waitForLog((r) => r.event === 'policy-reload-failed');
+      assert.match(JSON.stringify(failed.issues), /cannot be used as a cosign public key/);
+      const res = await postReview(ig.url, imageReview(['nginx:1.25']));
+      assert.equal(res.json().status.allowed, true, 'generation 1 (nginx by tag allowed) must stay in force');
+    } finally {
+      await ig.stop();
+    }
   });
   it('serves the kube-image-bouncer policy from --registry-whitelist', async () => {
     const ig = await startImagegate(['--registry-whitelist', 'docker.io,quay.io']);
