@@ -247,3 +247,22 @@ export async function notationVerify(ref: string, spec: TrustPolicySpec): Promis
     return { ok: false, output };
   }
 }
+
+/**
+ * A signing key and self-signed certificate made by the real `notation cert generate-test NAME`
+ * (what the Notary Project quick start and most users try first), in a throwaway config home:
+ * `$XDG_CONFIG_HOME/notation/localkeys/NAME.{key,crt}`.
+ */
+export async function notationGenerateTest(name: string): Promise<SigningKey & { readonly pem: string }> {
+  requireNotation();
+  const home = mkdtempSync(join(tmpdir(), 'imagegate-notation-gen-'));
+  try {
+    await execFileAsync(NOTATION_BIN, ['cert', 'generate-test', name], { env: env(home), timeout: 60_000 });
+  } catch (err) {
+    const e = err as { stderr?: string; message: string };
+    throw new Error(`notation cert generate-test ${name} failed: ${e.stderr ?? e.message}`);
+  }
+  const dir = join(home, 'config', 'notation', 'localkeys');
+  const pem = readFileSync(join(dir, `${name}.crt`), 'utf8');
+  return { key: join(dir, `${name}.key`), chain: join(dir, `${name}.crt`), leafPem: pem, pem };
+}
