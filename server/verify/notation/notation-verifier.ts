@@ -123,8 +123,25 @@ export class NotationVerifier implements Verifier {
     throw search.failure(examined, more);
   }
 
-  /** One envelope through the verification steps; resolves when it passes every enforced one. */
+  /**
+   * One envelope through the verification steps; resolves when it passes every enforced one,
+   * rejects with a VerificationError and nothing else. Envelopes are attacker input, and
+   * node:crypto or a decoder can throw its own Error on hostile bytes (a key that does not decode;
+   * seen when fuzzing the frozen vectors): that signature is unusable evidence, recorded as
+   * invalid while the next one is examined, as notation does — not an internal error that ends
+   * the search (one garbage referrer must not deny an image another signature vouches for).
+   * Safe: only a signature that passes every step admits anything.
+   */
   async check(mediaType: string, bytes: Buffer, subject: Subject): Promise<void> {
+    try {
+      await this.checkSteps(mediaType, bytes, subject);
+    } catch (err) {
+      if (err instanceof VerificationError) throw err;
+      throw new VerificationError('SIGNATURE_INVALID', `the signature cannot be checked: ${(err as Error).message}`, err);
+    }
+  }
+
+  private async checkSteps(mediaType: string, bytes: Buffer, subject: Subject): Promise<void> {
     // 1. Integrity.
     let content: EnvelopeContent;
     try {

@@ -33,6 +33,17 @@ export interface TimestampRange {
 
 /** Verifies `token` as a countersignature of `signature`; throws VerificationError (TIMESTAMP_*). */
 export function verifyTimestampCountersignature(token: Buffer, signature: Buffer, tsaStore: readonly ParsedCertificate[]): TimestampRange {
+  try {
+    return verifyCountersignature(token, signature, tsaStore);
+  } catch (err) {
+    // Anything but our own verdicts comes from a library meeting hostile bytes (a key or
+    // signature node:crypto refuses, say): a deny that says so, never an internal error.
+    if (err instanceof VerificationError) throw err;
+    throw new VerificationError('TIMESTAMP_INVALID', `timestamp countersignature cannot be verified: ${(err as Error).message}`, err);
+  }
+}
+
+function verifyCountersignature(token: Buffer, signature: Buffer, tsaStore: readonly ParsedCertificate[]): TimestampRange {
   const parsed = parseTimestampToken(token);
   const info = parsed.tstInfo;
   if (info.version !== 1) throw new VerificationError('TIMESTAMP_INVALID', `timestamp countersignature: TSTInfo version ${info.version} is not 1`);

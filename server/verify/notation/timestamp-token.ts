@@ -82,8 +82,22 @@ function invalid(message: string, cause?: unknown): VerificationError {
   return new VerificationError('TIMESTAMP_INVALID', `timestamp countersignature is malformed: ${message}`, cause);
 }
 
-/** Parses a DER (or BER) TimeStampToken; throws VerificationError(TIMESTAMP_INVALID). */
+/**
+ * Parses a DER (or BER) TimeStampToken; throws VerificationError(TIMESTAMP_INVALID) and nothing
+ * else. The token is attacker input: the ASN.1 libraries throw their own RangeError/Error on some
+ * malformed encodings (seen when fuzzing the frozen tokens), and those must be a precise deny,
+ * not an internal error.
+ */
 export function parseTimestampToken(bytes: Buffer): TimestampToken {
+  try {
+    return parseToken(bytes);
+  } catch (err) {
+    if (err instanceof VerificationError) throw err;
+    throw invalid(`it does not parse (${(err as Error).message})`, err);
+  }
+}
+
+function parseToken(bytes: Buffer): TimestampToken {
   if (bytes.length > MAX_TOKEN_BYTES) throw invalid(`it is ${bytes.length} bytes, at most ${MAX_TOKEN_BYTES} are read`);
   const outer = asn1js.fromBER(bytes);
   if (outer.offset === -1) throw invalid('it is not ASN.1');
