@@ -19,7 +19,8 @@ umask 077
 
 SCRIPT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 TEMPLATE_DIR="${IMAGEGATE_TEMPLATE_DIR:-$SCRIPT_DIR/../manifests/control-plane}"
-DEFAULT_ADMISSION_DIR=/etc/kubernetes/admission
+# shellcheck source=lib/render-admission.sh
+. "$SCRIPT_DIR/lib/render-admission.sh"
 
 OUT="${IMAGEGATE_CERT_DIR:-certs}"
 NODE_IP="${IMAGEGATE_NODE_IP:-auto}"
@@ -65,7 +66,7 @@ imagegate.imagegate.svc, imagegate.imagegate.svc.cluster.local, the node IP, and
   --kubeconf-server URL also render DIR/kubeconf (server: URL) and DIR/admission_config.yaml
                         from manifests/control-plane/, with file paths pointing at --kubeconf-dir
   --kubeconf-dir DIR    where the apiserver will read the files (default: DIR, made absolute;
-                        on a kubeadm node scripts/install-control-plane.sh uses $DEFAULT_ADMISSION_DIR)
+                        on a kubeadm node scripts/install-control-plane.sh uses $TEMPLATE_ADMISSION_DIR)
   -h, --help            this text
 EOF
 }
@@ -394,23 +395,9 @@ EOF
 install_file "$WORK/secret.yaml" imagegate-tls-secret.yaml 600
 
 # --- Optionally, the control-plane files, from the shipped templates ------------------------------
-# render TEMPLATE OUTFILE: the `server:` value becomes KUBECONF_SERVER and every path under
-# /etc/kubernetes/admission/ moves to KUBECONF_DIR. Values go through ENVIRON, never through a regex.
-render() {
-  IG_SERVER="$KUBECONF_SERVER" IG_DIR="$KUBECONF_DIR" IG_FROM="$DEFAULT_ADMISSION_DIR/" awk '
-    BEGIN { server = ENVIRON["IG_SERVER"]; dir = ENVIRON["IG_DIR"]; from = ENVIRON["IG_FROM"] }
-    match($0, /^ *server: /) { print substr($0, 1, RLENGTH) server; next }
-    match($0, /^ *(certificate-authority|client-certificate|client-key|kubeConfigFile): /) {
-      key = substr($0, 1, RLENGTH); value = substr($0, RLENGTH + 1)
-      if (index(value, from) == 1) value = dir "/" substr(value, length(from) + 1)
-      print key value; next
-    }
-    { print }
-  ' "$1" >"$2"
-}
 if [[ -n "$KUBECONF_SERVER" ]]; then
-  render "$TEMPLATE_DIR/kubeconf" "$WORK/kubeconf"
-  render "$TEMPLATE_DIR/admission_config.yaml" "$WORK/admission_config.yaml"
+  render_admission_template "$KUBECONF_SERVER" "$KUBECONF_DIR" "$TEMPLATE_DIR/kubeconf" "$WORK/kubeconf"
+  render_admission_template "$KUBECONF_SERVER" "$KUBECONF_DIR" "$TEMPLATE_DIR/admission_config.yaml" "$WORK/admission_config.yaml"
   install_file "$WORK/kubeconf" kubeconf 644
   install_file "$WORK/admission_config.yaml" admission_config.yaml 644
   server_host=${KUBECONF_SERVER#https://}

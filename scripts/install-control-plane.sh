@@ -20,8 +20,9 @@ set -euo pipefail
 
 SCRIPT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 TEMPLATE_DIR="${IMAGEGATE_TEMPLATE_DIR:-$SCRIPT_DIR/../manifests/control-plane}"
+# shellcheck source=lib/render-admission.sh
+. "$SCRIPT_DIR/lib/render-admission.sh"
 DEFAULT_MANIFEST=/etc/kubernetes/manifests/kube-apiserver.yaml
-TEMPLATE_ADMISSION_DIR=/etc/kubernetes/admission
 
 MANIFEST="${KUBE_APISERVER_MANIFEST:-$DEFAULT_MANIFEST}"
 ADMISSION_DIR="${IMAGEGATE_ADMISSION_DIR:-}"
@@ -373,19 +374,6 @@ default_server_url() {
   echo "https://$host:$NODE_PORT$WEBHOOK_PATH"
 }
 
-# render TEMPLATE OUT: the `server:` value and the /etc/kubernetes/admission/ paths replaced.
-render() {
-  IG_SERVER="$SERVER_URL" IG_DIR="$ADMISSION_DIR" IG_FROM="$TEMPLATE_ADMISSION_DIR/" awk '
-    BEGIN { server = ENVIRON["IG_SERVER"]; dir = ENVIRON["IG_DIR"]; from = ENVIRON["IG_FROM"] }
-    match($0, /^ *server: /) { print substr($0, 1, RLENGTH) server; next }
-    match($0, /^ *(certificate-authority|client-certificate|client-key|kubeConfigFile): /) {
-      key = substr($0, 1, RLENGTH); value = substr($0, RLENGTH + 1)
-      if (index(value, from) == 1) value = dir "/" substr(value, length(from) + 1)
-      print key value; next
-    }
-    { print }
-  ' "$1" >"$2"
-}
 
 # check_certs: the files exist, belong together, and the server certificate names the --server host.
 check_certs() {
@@ -431,7 +419,7 @@ put_file() {
 }
 
 do_install() {
-  local new old_id=""
+  local new
   check_layout "$MANIFEST"
   [[ -n "$SERVER_URL" ]] || SERVER_URL=$(default_server_url)
   [[ "$SERVER_URL" =~ ^https://[^[:space:]\"\'#]+$ ]] || usage_error "--server must be an https:// URL without spaces, quotes or '#'"
@@ -442,8 +430,8 @@ do_install() {
   local kubeconf cfg
   kubeconf=$(scratch)
   cfg=$(scratch)
-  render "$TEMPLATE_DIR/kubeconf" "$kubeconf"
-  render "$TEMPLATE_DIR/admission_config.yaml" "$cfg"
+  render_admission_template "$SERVER_URL" "$ADMISSION_DIR" "$TEMPLATE_DIR/kubeconf" "$kubeconf"
+  render_admission_template "$SERVER_URL" "$ADMISSION_DIR" "$TEMPLATE_DIR/admission_config.yaml" "$cfg"
   new=$(scratch)
   apply_install "$MANIFEST" "$new"
 
@@ -478,21 +466,17 @@ do_install() {
     chmod 700 "$BACKUP_DIR"
     cp -p -- "$MANIFEST" "$ORIG_BACKUP"
   fi
-  backup_manifest
-  local waiting=0
-  if should_wait; then
-    old_id=$(apiserver_container)
-    if [[ -n "$old_id" ]]; then waiting=1; else say "crictl lists no running kube-apiserver container: not waiting"; fi
-  fi
-  write_manifest "$new"
+  replace_manifest "$new" report_install
+}
+
+report_install() {
   say "edited $MANIFEST: --enable-admission-plugins=$(prefix_value "$MANIFEST" "$PLUGINS_PREFIX"), --admission-control-config-file=$CFG_FILE, hostPath mount $ADMISSION_DIR"
   say "undo with: $0 --undo"
-  if [[ $waiting -eq 1 ]]; then wait_for_restart "$old_id"; else say "the kubelet restarts kube-apiserver by itself within a minute or so"; fi
 }
 
 # --- Undo ------------------------------------------------------------------------------------------
 do_undo() {
-  local new keep="" existing old_id=""
+  local new keep="" existing
   [[ -r "$MANIFEST" ]] || die "cannot read $MANIFEST (run as root)"
   if [[ $ADMISSION_DIR_GIVEN -eq 0 ]]; then
     existing=$(existing_volume_path "$MANIFEST")
@@ -522,13 +506,10 @@ do_undo() {
     return 0
   fi
   [[ -w "$MANIFEST_DIR" ]] || die "cannot write $MANIFEST_DIR (run as root)"
-  backup_manifest
-  local waiting=0
-  if should_wait; then
-    old_id=$(apiserver_container)
-    if [[ -n "$old_id" ]]; then waiting=1; else say "crictl lists no running kube-apiserver container: not waiting"; fi
-  fi
-  write_manifest "$new"
+  replace_manifest "$new" report_undo
+}
+
+report_undo() {
   if [[ -f "$ORIG_BACKUP" ]]; then
     if cmp -s -- "$MANIFEST" "$ORIG_BACKUP"; then
       say "restored $MANIFEST: identical to $ORIG_BACKUP"
@@ -539,7 +520,20 @@ do_undo() {
     say "removed imagegate's changes from $MANIFEST"
   fi
   say "$ADMISSION_DIR was left in place (delete it when you no longer need it)"
-  if [[ $waiting -eq 1 ]]; then wait_for_restart "$old_id"; else say "the kubelet restarts kube-apiserver by itself within a minute or so"; fi
+}
+
+# replace_manifest NEW REPORT: backs the manifest up, writes NEW over it, runs the function REPORT
+# (what was done), then, with --wait, waits for the kubelet to restart kube-apiserver.
+replace_manifest() {
+  local new=$1 report=$2 old_id=""
+  backup_manifest
+  if should_wait; then
+    old_id=$(apiserver_container)
+    [[ -n "$old_id" ]] || say "crictl lists no running kube-apiserver container: not waiting"
+  fi
+  write_manifest "$new"
+  "$report"
+  if [[ -n "$old_id" ]]; then wait_for_restart "$old_id"; else say "the kubelet restarts kube-apiserver by itself within a minute or so"; fi
 }
 
 # --- Main ------------------------------------------------------------------------------------------
