@@ -9,6 +9,7 @@
  * Certificates come from a throwaway openssl CA. Trust data is signed with the real `notary` client
  * (NotaryCli). A missing binary FAILS the test with the install hint; it never skips.
  */
+import type { AddressInfo } from 'node:net';
 import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { createPrivateKey, randomUUID, sign, X509Certificate } from 'node:crypto';
 import { mkdirSync, mkdtempSync, openSync, closeSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -204,8 +205,11 @@ async function startTokenService(dir: string, requests: TokenRequestRecord[]): P
     res.setHeader('content-type', 'application/json');
     res.end(JSON.stringify({ token, access_token: token, expires_in: 300, issued_at: new Date(now * 1000).toISOString() }));
   });
-  const port = await freePort();
-  await new Promise<void>((r) => server.listen(port, '127.0.0.1', () => r()));
+  // Port 0, not freePort(): a port picked and released before listening can be picked again by the
+  // next freePort() (notary-server, notary-signer) before this server binds it. The likely cause
+  // (not proven) of one CI run where `notary init` got no token and prompted for a username (EOF).
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+  const { port } = server.address() as AddressInfo;
   return { server, realm: `https://127.0.0.1:${port}/token` };
 }
 
