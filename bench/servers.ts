@@ -1,5 +1,5 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { closeSync, openSync, readFileSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, readFileSync } from 'node:fs';
 import { createServer as createNetServer, connect, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { RECOMMENDED_NODE_FLAGS } from '../server/cli/node-flags';
@@ -67,7 +67,12 @@ export interface StartOptions {
  * and waits for its `listening` line.
  */
 export async function startServer(o: StartOptions): Promise<ServerProcess> {
-  const logFile = join(o.dir, `${o.name}.log`);
+  // Logs go to a folder of their own: imagegate watches its policy file's folder (policy-watcher.ts),
+  // and a log growing beside the policy would wake that watch on every write — a cost a deployment
+  // does not pay (the policy is a ConfigMap volume, the log a pipe).
+  const logDir = join(o.dir, 'logs');
+  mkdirSync(logDir, { recursive: true });
+  const logFile = join(logDir, `${o.name}.log`);
   const fd = openSync(o.discardStdout ? '/dev/null' : logFile, 'w');
   // Above info (or with stdout discarded) there is no `listening` line to read: pick the port here and probe it.
   const quiet = o.discardStdout === true || (o.logLevel !== undefined && !['info', 'debug', 'trace'].includes(o.logLevel));

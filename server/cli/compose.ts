@@ -45,7 +45,7 @@ function lookupObserver(metrics: Metrics): LookupObserver {
       metrics.lookups.inc({ kind, result });
       metrics.lookupDuration.observe({ kind }, seconds);
     },
-    cacheUsed: (cache, hit) => metrics.cacheRequests.inc({ cache, result: hit ? 'hit' : 'miss' }),
+    cacheUsed: (cache, hit) => metrics.countCache(cache, hit),
   };
 }
 

@@ -44,6 +44,15 @@ export class Decider {
   }
 
   async decide(request: ReviewRequest, policy: CompiledPolicy): Promise<ReviewDecision> {
+    return this.decideNow(request, policy);
+  }
+
+  /**
+   * `decide`, but a decision-cache hit is returned as it is, not as a promise: the server answers
+   * a cached review in the same turn, with no promise or microtask (most reviews are cache hits;
+   * BENCHMARKS.md). A miss is the promise of the fresh decision, cached when its TTL allows.
+   */
+  decideNow(request: ReviewRequest, policy: CompiledPolicy): ReviewDecision | Promise<ReviewDecision> {
     const key = decisionKey(
       policy.generation,
       request.namespace,
@@ -53,7 +62,10 @@ export class Decider {
     const cached = this.cache.get(policy.generation, policy.cache.maxEntries, key);
     this.observer.cacheUsed('decision', cached !== undefined);
     if (cached) return { ...cached, cacheHit: true };
+    return this.decideAndCache(request, policy, key);
+  }
 
+  private async decideAndCache(request: ReviewRequest, policy: CompiledPolicy, key: string): Promise<ReviewDecision> {
     const decision = await this.decideUncached(request, policy);
     const ttl = cacheTtl(decision, policy);
     if (ttl > 0) this.cache.set(policy.generation, policy.cache.maxEntries, key, decision, ttl);

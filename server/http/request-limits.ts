@@ -12,46 +12,55 @@ export const MAX_BODY_BYTES = 1024 * 1024;
 
 /** Reads the whole body, or rejects with BODY_TOO_LARGE as soon as the cap is passed. */
 export function readBodyCapped(incoming: IncomingMessage, cap = MAX_BODY_BYTES): Promise<Buffer> {
+  return new Promise<Buffer>((resolve, reject) => {
+    readBodyCappedThen(incoming, cap, (err, body) => (err !== undefined ? reject(err) : resolve(body as Buffer)));
+  });
+}
+
+/**
+ * `readBodyCapped` with a callback, called exactly once: the review path answers a cached review
+ * in the turn its body completes, without a promise in between (BENCHMARKS.md).
+ */
+export function readBodyCappedThen(
+  incoming: IncomingMessage,
+  cap: number,
+  done: (err: DecodeError | undefined, body: Buffer | undefined) => void,
+): void {
   const declared = incoming.headers['content-length'];
   if (declared !== undefined && Number(declared) > cap) {
-    return Promise.reject(tooLarge(cap, Number(declared)));
+    done(tooLarge(cap, Number(declared)), undefined);
+    return;
   }
-  return new Promise<Buffer>((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    const onData = (chunk: Buffer) => {
-      size += chunk.length;
-      if (size > cap) {
-        cleanup();
-        incoming.pause();
-        reject(tooLarge(cap));
-        return;
-      }
-      chunks.push(chunk);
-    };
-    const onEnd = () => {
-      cleanup();
-      resolve(chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, size));
-    };
-    const onError = (err: Error) => {
-      cleanup();
-      reject(new DecodeError('MALFORMED_JSON', `request body could not be read: ${err.message}`, err));
-    };
-    const onAborted = () => {
-      cleanup();
-      reject(new DecodeError('MALFORMED_JSON', 'the client closed the request before the body was complete'));
-    };
-    function cleanup() {
-      incoming.off('data', onData);
-      incoming.off('end', onEnd);
-      incoming.off('error', onError);
-      incoming.off('aborted', onAborted);
+  const chunks: Buffer[] = [];
+  let size = 0;
+  // Listeners stay attached after the answer (removing four per request was measurable, and the
+  // request object is dropped with them); `settled` makes every later event a no-op. Node emits
+  // 'error' on a request only when it has a listener, so none can go unhandled either way.
+  let settled = false;
+  const settle = (err: DecodeError | undefined, body: Buffer | undefined) => {
+    if (settled) return;
+    settled = true;
+    done(err, body);
+  };
+  const onData = (chunk: Buffer) => {
+    if (settled) return;
+    size += chunk.length;
+    if (size > cap) {
+      incoming.pause();
+      settle(tooLarge(cap), undefined);
+      return;
     }
-    incoming.on('data', onData);
-    incoming.on('end', onEnd);
-    incoming.on('error', onError);
-    incoming.on('aborted', onAborted);
-  });
+    chunks.push(chunk);
+  };
+  const onEnd = () => settle(undefined, chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, size));
+  const onError = (err: Error) =>
+    settle(new DecodeError('MALFORMED_JSON', `request body could not be read: ${err.message}`, err), undefined);
+  const onAborted = () =>
+    settle(new DecodeError('MALFORMED_JSON', 'the client closed the request before the body was complete'), undefined);
+  incoming.on('data', onData);
+  incoming.on('end', onEnd);
+  incoming.on('error', onError);
+  incoming.on('aborted', onAborted);
 }
 
 function tooLarge(cap: number, declared?: number): DecodeError {
@@ -66,7 +75,9 @@ function tooLarge(cap: number, declared?: number): DecodeError {
  * `charset=utf-8` are accepted; any other media type, or none, is 415.
  */
 export function checkContentType(header: string | undefined): void {
-  const mediaType = (header ?? '').split(';')[0]?.trim().toLowerCase() ?? '';
+  const value = header ?? '';
+  const semi = value.indexOf(';');
+  const mediaType = (semi === -1 ? value : value.slice(0, semi)).trim().toLowerCase();
   if (mediaType !== 'application/json') {
     throw new DecodeError(
       'UNSUPPORTED_MEDIA_TYPE',

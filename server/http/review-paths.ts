@@ -16,5 +16,5 @@ export const INTERNAL_ERROR_REVIEW_JSON = JSON.stringify(INTERNAL_ERROR_REVIEW);
 /** A review that failed on a bug: logged with its stack, counted as denied. */
 export function reportInternalError(deps: AppDeps, err: unknown, path: string): void {
   deps.logger.error({ event: 'internal-error', path, err: errorSummary(err) }, 'unhandled error');
-  deps.metrics.reviews.inc({ result: 'denied' });
+  deps.metrics.countReview('denied');
 }

@@ -6,10 +6,12 @@ import { DecodeError } from '../errors';
 import { decodeReview, parseReviewJson } from '../imagereview/decode';
 import { encodeReview } from '../imagereview/encode';
 import type { ReviewDecision } from '../decision/decide-review';
+import { DecisionMemo } from '../decision/decision-memo';
+import type { ReviewRequest } from '../imagereview/wire-types';
 import { buildDecisionRecord, decisionRecordJson } from '../observe/audit-record';
 import { decisionJsonWriter } from '../observe/logger';
-import { clientIdentity } from './client-identity';
-import { checkContentType, readBodyCapped } from './request-limits';
+import { clientIdentity, type ClientIdentity } from './client-identity';
+import { MAX_BODY_BYTES, checkContentType, readBodyCappedThen } from './request-limits';
 import type { AppDeps } from './app-deps';
 
 /** What to answer: status, JSON body, and whether to close the connection after it. */
@@ -52,49 +54,92 @@ function refusal(status: 400 | 403 | 413 | 415, code: string, message: string, c
  * (style.md anti-pattern 3).
  *
  * Works on the raw Node request only, so that the same code serves the Hono route below and the
- * review fast path in app.ts (which skips Hono's context and response objects on the hot path).
- * Throws only for bugs (anything not a DecodeError before the decision); app.ts turns those into
- * a 200 deny.
+ * Node listener in review-listener.ts (which skips Hono's context and response objects on the hot
+ * path). Rejects only for bugs (anything not a DecodeError before the decision); the callers turn
+ * those into a 200 deny.
  */
-export async function answerReview(deps: AppDeps, incoming: IncomingMessage): Promise<ReviewAnswer> {
+export function answerReview(deps: AppDeps, incoming: IncomingMessage): Promise<ReviewAnswer> {
+  return new Promise<ReviewAnswer>((resolve, reject) => runReview(deps, incoming, resolve, reject));
+}
+
+/**
+ * `answerReview` with callbacks: `done` gets the answer, or `fail` gets a bug, exactly once
+ * between them. A cached review is answered in the turn its body completes (decideNow), with no
+ * promise or microtask on the way (BENCHMARKS.md). May also throw synchronously on a bug, before
+ * anything was read. `done` and `fail` must not throw: they run in the request's event handlers.
+ */
+export function runReview(deps: AppDeps, incoming: IncomingMessage, done: (answer: ReviewAnswer) => void, fail: (bug: unknown) => void): void {
   const started = process.hrtime.bigint();
   const identity = clientIdentity(incoming);
   if (deps.requireClientCert && !identity.verified) {
-    deps.metrics.reviews.inc({ result: 'error' });
+    deps.metrics.countReview('error');
     // Logged so a wrong apiserver certificate can be seen from imagegate's side too.
     deps.logger.warn(
       { event: 'client-refused', code: 'CLIENT_CERTIFICATE_REQUIRED', remote: incoming.socket?.remoteAddress ?? null, presented: identity.presented },
       'refused a review: no client certificate verified by the client CA',
     );
-    return refusal(403, 'CLIENT_CERTIFICATE_REQUIRED', 'a client certificate signed by the configured client CA is required', true);
+    done(refusal(403, 'CLIENT_CERTIFICATE_REQUIRED', 'a client certificate signed by the configured client CA is required', true));
+    return;
   }
-
-  let request;
   try {
     checkContentType(contentTypeOf(incoming));
-    const body = await readBodyCapped(incoming);
-    request = decodeReview(parseReviewJson(body));
   } catch (err) {
     if (!(err instanceof DecodeError)) throw err;
-    deps.metrics.reviews.inc({ result: 'error' });
-    deps.logger.info({ event: 'rejected-request', code: err.code, reason: err.message, client: identity.subject ?? null }, 'rejected request');
-    // The body was not (fully) read: close so its rest is never parsed as a next request.
-    const close = err.code === 'BODY_TOO_LARGE' || err.code === 'UNSUPPORTED_MEDIA_TYPE';
-    return refusal(err.httpStatus, err.code, err.message, close);
+    done(rejected(deps, err, identity));
+    return;
   }
+  readBodyCappedThen(incoming, MAX_BODY_BYTES, (readError, body) => {
+    try {
+      if (readError !== undefined) {
+        done(rejected(deps, readError, identity));
+        return;
+      }
+      let request: ReviewRequest;
+      try {
+        request = decodeReview(parseReviewJson(body as Buffer));
+      } catch (err) {
+        if (!(err instanceof DecodeError)) throw err;
+        done(rejected(deps, err, identity));
+        return;
+      }
+      const policy = deps.currentPolicy();
+      let decided: ReviewDecision | Promise<ReviewDecision>;
+      try {
+        decided = deps.decider.decideNow(request, policy);
+      } catch (err) {
+        decided = Promise.reject(err);
+      }
+      if (!(decided instanceof Promise)) {
+        done(answerDecision(deps, started, identity, request, decided));
+        return;
+      }
+      decided
+        .catch((err: unknown) => {
+          // The decider catches per image; this is the last line so a bug is still a 200 deny.
+          deps.logger.error({ event: 'internal-error', err: errorSummary(err) }, 'review failed unexpectedly');
+          return internalErrorDecision(request.images, policy.generation);
+        })
+        .then((decision) => done(answerDecision(deps, started, identity, request, decision)))
+        .catch(fail);
+    } catch (bug) {
+      fail(bug);
+    }
+  });
+}
 
-  const policy = deps.currentPolicy();
-  let decision: ReviewDecision;
-  try {
-    decision = await deps.decider.decide(request, policy);
-  } catch (err) {
-    // The decider catches per image; this is the last line so a bug is still a 200 deny.
-    deps.logger.error({ event: 'internal-error', err: errorSummary(err) }, 'review failed unexpectedly');
-    decision = internalErrorDecision(request.images, policy.generation);
-  }
+/** A request that is not a well-formed review: counted, logged, refused with a 4xx. */
+function rejected(deps: AppDeps, err: DecodeError, identity: ClientIdentity): ReviewAnswer {
+  deps.metrics.countReview('error');
+  deps.logger.info({ event: 'rejected-request', code: err.code, reason: err.message, client: identity.subject ?? null }, 'rejected request');
+  // The body was not (fully) read: close so its rest is never parsed as a next request.
+  const close = err.code === 'BODY_TOO_LARGE' || err.code === 'UNSUPPORTED_MEDIA_TYPE';
+  return refusal(err.httpStatus, err.code, err.message, close);
+}
 
+/** The decided review: counted, timed, its `decision` record written, its ImageReview answer. */
+function answerDecision(deps: AppDeps, started: bigint, identity: ClientIdentity, request: ReviewRequest, decision: ReviewDecision): ReviewAnswer {
   const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-  deps.metrics.reviews.inc({ result: decision.allowed ? 'allowed' : 'denied' });
+  deps.metrics.countReview(decision.allowed ? 'allowed' : 'denied');
   deps.metrics.reviewDuration.observe(seconds);
   const facts = { requestId: randomUUID(), clientSubject: identity.subject, namespace: request.namespace, durationMs: seconds * 1000 };
   if (decision.breakGlass !== undefined || decision.images.some((v) => v.audited || v.failedOpen)) {
@@ -106,8 +151,11 @@ export async function answerReview(deps: AppDeps, incoming: IncomingMessage): Pr
     if (write !== undefined) write(decisionRecordJson(facts, decision));
     else if (deps.logger.isLevelEnabled('info')) deps.logger.info(buildDecisionRecord(facts, decision));
   }
-  return { status: 200, body: JSON.stringify(encodeReview(decision)), contentType: JSON_TYPE, close: false };
+  return { status: 200, body: reviewJson.get(decision), contentType: JSON_TYPE, close: false };
 }
+
+/** The ImageReview answer's JSON, made once per cached decision (it is the same every time). */
+const reviewJson = new DecisionMemo<string>((d) => JSON.stringify(encodeReview(d)));
 
 /** The Hono route for the review paths (used when a request does not take app.ts's fast path). */
 export function createReviewHandler(deps: AppDeps) {

@@ -1,5 +1,5 @@
 import type { ReviewDecision } from '../decision/decide-review';
-import type { ImageVerdict } from '../decision/image-verdict';
+import { DecisionMemo } from '../decision/decision-memo';
 import { imageReason } from '../decision/reasons';
 
 /** Who asked and how long it took: the parts of the record the HTTP layer knows. */
@@ -46,12 +46,11 @@ export function buildDecisionRecord(facts: RequestFacts, d: ReviewDecision): Rec
  * `JSON.stringify(buildDecisionRecord(facts, d))`, without rebuilding and re-serialising the parts
  * that come from the decision on every review: a cached decision is answered thousands of times,
  * and its images, reason and annotations are the same every time. Those parts are serialised once
- * per decision (by buildDecisionRecord itself, so the record has one definition) and kept with the
- * verdict list of a cached decision; only the request's own facts are serialised per review.
+ * per cached decision (DecisionMemo); only the request's own facts are serialised per review.
  * test/unit/observe/audit-record.test.ts holds the two equal.
  */
 export function decisionRecordJson(facts: RequestFacts, d: ReviewDecision): string {
-  const parts = serialisedParts(d);
+  const parts = partsOf.get(d);
   const ms = Math.round(facts.durationMs * 1000) / 1000;
   return (
     `{"msg":"decision","event":"decision","requestId":${JSON.stringify(facts.requestId)}` +
@@ -62,8 +61,6 @@ export function decisionRecordJson(facts: RequestFacts, d: ReviewDecision): stri
 }
 
 interface SerialisedParts {
-  /** The decision these were made from (a cache hit is a copy of it sharing its verdict list). */
-  readonly of: ReviewDecision;
   /** `,"allowed":…,"reason":…,"policyGeneration":…` */
   readonly middle: string;
   /** `,"breakGlass":…,"auditAnnotations":…,"images":[…]}` */
@@ -71,26 +68,14 @@ interface SerialisedParts {
 }
 
 const PLACEHOLDER_FACTS: RequestFacts = { requestId: '', clientSubject: undefined, namespace: '', durationMs: 0 };
-const partsByVerdicts = new WeakMap<readonly ImageVerdict[], SerialisedParts>();
 
-function serialisedParts(d: ReviewDecision): SerialisedParts {
-  const known = partsByVerdicts.get(d.images);
-  if (
-    known !== undefined && known.of.allowed === d.allowed && known.of.reason === d.reason && known.of.generation === d.generation &&
-    known.of.breakGlass === d.breakGlass && known.of.auditAnnotations === d.auditAnnotations
-  ) {
-    return known;
-  }
+/** Made once per cached decision (DecisionMemo), from buildDecisionRecord so the record has one definition. */
+const partsOf = new DecisionMemo<SerialisedParts>((d) => {
   // Keys are unique strings of the top-level record; inside JSON string values quotes are escaped,
   // so these markers can only match the record's own keys (nested objects have none of them).
   const full = JSON.stringify(buildDecisionRecord(PLACEHOLDER_FACTS, d));
-  const parts: SerialisedParts = {
-    of: d,
+  return {
     middle: full.slice(full.indexOf(',"allowed":'), full.indexOf(',"cache":')),
     tail: full.slice(full.indexOf(',"breakGlass":')),
   };
-  // Kept only for a decision answered from the cache (it will likely be answered again): a
-  // one-off decision must not hold ~0.6 KB more for as long as it stays in the decision cache.
-  if (d.cacheHit) partsByVerdicts.set(d.images, parts);
-  return parts;
-}
+});

@@ -1,5 +1,6 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { DecisionObserver } from '../decision/ports';
+import { PendingCounts } from './pending-counts';
 
 /**
  * The named metrics of interfaces.md "Metrics". Label values come from closed sets (results,
@@ -7,30 +8,36 @@ import type { DecisionObserver } from '../decision/ports';
  */
 export class Metrics {
   readonly registry = new Registry();
-  readonly reviews = new Counter({
+  readonly reviews: Counter<'result'> = new Counter({
     name: 'imagegate_reviews_total',
     help: 'ImageReviews answered, by result (error = answered 4xx).',
     labelNames: ['result'] as const,
     registers: [this.registry],
+    collect: (): void => this.pendingReviews.flush(),
   });
+  private readonly pendingReviews: PendingCounts<'result'> = new PendingCounts(this.reviews, ['result']);
   readonly reviewDuration = new Histogram({
     name: 'imagegate_review_duration_seconds',
     help: 'Time to answer one ImageReview.',
     buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
     registers: [this.registry],
   });
-  readonly imageDecisions = new Counter({
+  readonly imageDecisions: Counter<'rule' | 'result'> = new Counter({
     name: 'imagegate_image_decisions_total',
     help: 'Per-image decisions, by deciding rule ("" when no rule matched) and result.',
     labelNames: ['rule', 'result'] as const,
     registers: [this.registry],
+    collect: (): void => this.pendingImageDecisions.flush(),
   });
-  readonly cacheRequests = new Counter({
+  private readonly pendingImageDecisions: PendingCounts<'rule' | 'result'> = new PendingCounts(this.imageDecisions, ['rule', 'result']);
+  readonly cacheRequests: Counter<'cache' | 'result'> = new Counter({
     name: 'imagegate_cache_requests_total',
     help: 'Cache look-ups by cache and result.',
     labelNames: ['cache', 'result'] as const,
     registers: [this.registry],
+    collect: (): void => this.pendingCacheRequests.flush(),
   });
+  private readonly pendingCacheRequests: PendingCounts<'cache' | 'result'> = new PendingCounts(this.cacheRequests, ['cache', 'result']);
   readonly lookups = new Counter({
     name: 'imagegate_lookups_total',
     help: 'Registry and trust-server lookups by kind and result.',
@@ -63,11 +70,21 @@ export class Metrics {
     for (const result of ['success', 'failure']) this.policyReloads.inc({ result }, 0);
   }
 
+  /** One more review answered: allowed, denied, or error (answered 4xx). Hot path: see PendingCounts. */
+  countReview(result: 'allowed' | 'denied' | 'error'): void {
+    this.pendingReviews.add(result);
+  }
+
+  /** One more cache look-up. Hot path: see PendingCounts. */
+  countCache(cache: string, hit: boolean): void {
+    this.pendingCacheRequests.add(cache, hit ? 'hit' : 'miss');
+  }
+
   /** A DecisionObserver that counts; `onInternal`/`onFailedOpen` go to the log. */
   observer(log: Pick<DecisionObserver, 'internalError' | 'failedOpen'>): DecisionObserver {
     return {
-      imageDecided: (rule, allowed) => this.imageDecisions.inc({ rule: rule ?? '', result: allowed ? 'allowed' : 'denied' }),
-      cacheUsed: (cache, hit) => this.cacheRequests.inc({ cache, result: hit ? 'hit' : 'miss' }),
+      imageDecided: (rule, allowed) => this.pendingImageDecisions.add(rule ?? '', allowed ? 'allowed' : 'denied'),
+      cacheUsed: (cache, hit) => this.countCache(cache, hit),
       internalError: log.internalError,
       failedOpen: log.failedOpen,
     };
