@@ -26,6 +26,8 @@ export interface BenchSettings {
   backgroundSampleMs: number;
   /** Another build of imagegate (a checkout with bin/ and dist/) to run beside this one in scenarios 2 and 3. */
   baselineRoot: string | undefined;
+  /** The baseline's V8 flags; undefined = the same as imagegate's. */
+  baselineNodeFlags: readonly string[] | undefined;
   /** imagegate's V8 heap flags; undefined = the shipped ones (server/cli/node-flags.ts). */
   imagegateNodeFlags: string[] | undefined;
   /** Write --cpu-prof profiles of imagegate here (scenarios 2 and 3). */

@@ -13,13 +13,13 @@ import type { BenchReport, BenchSettings, Mode, ScenarioReport } from './report-
 import { renderReport } from './render';
 import { memoryScenario } from './memory';
 import { benchPolicy, cachedScenarios, startCoreServers, uncachedScenario, workersScenario, type Ctx } from './scenarios';
-import { choosePinning } from './servers';
+import { ROOT, choosePinning } from './servers';
 import { signedScenarios } from './signed';
 
 export const SCENARIO_IDS = ['floor', 'cached', 'uncached', 'cold', 'herd', 'memory', 'workers'] as const;
 
 export function settingsFor(mode: Mode): BenchSettings {
-  const common = { pin: true, cpuProfDir: undefined, imagegateNodeFlags: undefined, baselineRoot: undefined, only: undefined, herd: 100, backgroundSampleMs: 1000, memoryVerdicts: true };
+  const common = { pin: true, cpuProfDir: undefined, imagegateNodeFlags: undefined, baselineRoot: undefined, baselineNodeFlags: undefined, only: undefined, herd: 100, backgroundSampleMs: 1000, memoryVerdicts: true };
   switch (mode) {
     case 'smoke':
       return { ...common, mode, rounds: 1, warmupMs: 150, durationMs: 400, connections: 4, latencyDurationMs: 250, memoryEntries: 300, herd: 20, coldReviews: 1, backgroundSampleMs: 200, memoryVerdicts: false };
@@ -89,6 +89,7 @@ async function main(): Promise<number> {
       'cpu-prof': { type: 'string' },
       'node-flags': { type: 'string' },
       baseline: { type: 'string' },
+      'baseline-node-flags': { type: 'string' },
       json: { type: 'string' },
       markdown: { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
@@ -96,7 +97,7 @@ async function main(): Promise<number> {
   });
   if (values.help) {
     process.stdout.write('usage: npm run bench [-- --full | --smoke] [--rounds N] [--duration MS] [--connections N]\n' +
-      `       [--only ${SCENARIO_IDS.join(',')}] [--no-pin] [--cpu-prof DIR] [--node-flags "FLAGS"|none] [--baseline CHECKOUT] [--json FILE] [--markdown FILE]\n`);
+      `       [--only ${SCENARIO_IDS.join(',')}] [--no-pin] [--cpu-prof DIR] [--node-flags "FLAGS"|none] [--baseline CHECKOUT] [--baseline-node-flags "FLAGS"|none] [--json FILE] [--markdown FILE]\n`);
     return 0;
   }
   const settings = settingsFor(values.full ? 'full' : values.smoke ? 'smoke' : 'quick');
@@ -108,6 +109,11 @@ async function main(): Promise<number> {
   // imagegate's heap flags instead of the shipped ones ("none": node's defaults), to measure their effect.
   if (values['node-flags'] !== undefined) settings.imagegateNodeFlags = values['node-flags'] === 'none' ? [] : values['node-flags'].split(/\s+/).filter(Boolean);
   if (values.baseline) settings.baselineRoot = resolve(values.baseline);
+  if (values['baseline-node-flags'] !== undefined) {
+    // The same build with other flags, side by side: --baseline defaults to this checkout.
+    settings.baselineNodeFlags = values['baseline-node-flags'] === 'none' ? [] : values['baseline-node-flags'].split(/\s+/).filter(Boolean);
+    settings.baselineRoot ??= ROOT;
+  }
   if (values['cpu-prof']) {
     settings.cpuProfDir = resolve(values['cpu-prof']);
     mkdirSync(settings.cpuProfDir, { recursive: true });

@@ -57,6 +57,19 @@ export function summarize(label: string, runs: Measurement[], baseline?: { label
   return row;
 }
 
+/**
+ * With --baseline: this build ÷ the baseline build, round by round (the two ran in the same
+ * rounds, so the machine's drift between rounds cancels out): the number to read when comparing
+ * two builds or two sets of flags.
+ */
+function versusBaselineNote(what: string, runs: Measurement[], baseRuns: Measurement[] | undefined): string[] {
+  if (!baseRuns) return [];
+  const rps = spread(runs.map((r, i) => r.rps / (baseRuns[i] as Measurement).rps));
+  const cpu = spread(runs.map((r, i) => r.serverCpuMsPerReq / (baseRuns[i] as Measurement).serverCpuMsPerReq));
+  const show = (x: { median: number; min: number; max: number }) => `${x.median.toFixed(2)} (${x.min.toFixed(2)}–${x.max.toFixed(2)})`;
+  return [`This build ÷ the baseline build, ${what}, pair by pair: req/s ${show(rps)}, server CPU/request ${show(cpu)}.`];
+}
+
 /** Rounds of A then B (A B A B …) with the same load; returns each side's measurements. */
 async function alternate(
   ctx: Ctx,
@@ -107,7 +120,7 @@ export async function startCoreServers(ctx: Ctx, policyFile: string): Promise<Co
     name: 'imagegate', kind: 'imagegate', imagegateNodeFlags: ctx.settings.imagegateNodeFlags, pki: ctx.pki, dir: ctx.dir, cores: ctx.pinning.server, policyFile, nodeFlags: profiling,
   });
   const baseline = ctx.settings.baselineRoot
-    ? await startServer({ name: 'baseline', kind: 'imagegate', imagegateNodeFlags: ctx.settings.imagegateNodeFlags, pki: ctx.pki, dir: ctx.dir, cores: ctx.pinning.server, policyFile, root: ctx.settings.baselineRoot })
+    ? await startServer({ name: 'baseline', kind: 'imagegate', imagegateNodeFlags: ctx.settings.baselineNodeFlags ?? ctx.settings.imagegateNodeFlags, pki: ctx.pki, dir: ctx.dir, cores: ctx.pinning.server, policyFile, root: ctx.settings.baselineRoot })
     : undefined;
   return { floor, imagegate, baseline };
 }
@@ -144,12 +157,15 @@ export async function cachedScenarios(ctx: Ctx, s: CoreServers): Promise<Scenari
     id: 'cached',
     title: '2. imagegate, cached allow over mTLS (decision-cache hit)',
     status: 'measured',
-    notes: [],
+    notes: [
+      ...versusBaselineNote(`${ctx.settings.connections} connections`, igRuns!, baseRuns),
+      ...versusBaselineNote('1 connection', igLat!, baseLat),
+    ],
     rows: [
       igRow, igLatRow,
       ...(baseRuns && baseLat
         ? [
-            summarize(`baseline build (${ctx.settings.baselineRoot}), ${ctx.settings.connections} connections`, baseRuns, { label: 'floor', runs: floorRuns! }),
+            summarize(`baseline build (${ctx.settings.baselineRoot}${ctx.settings.baselineNodeFlags ? `, flags: ${ctx.settings.baselineNodeFlags.join(' ') || 'none'}` : ''}), ${ctx.settings.connections} connections`, baseRuns, { label: 'floor', runs: floorRuns! }),
             summarize('baseline build, 1 connection', baseLat, { label: 'floor', runs: floorLat! }),
           ]
         : []),
@@ -179,7 +195,10 @@ export async function uncachedScenario(ctx: Ctx, s: CoreServers, roundBase: numb
     id: 'uncached',
     title: `3. imagegate, uncached policy-only decisions (every request a new image ${UNIQUE_PREFIX}<n>:1.<n>)`,
     status: 'measured',
-    notes: ['Every review is a decision-cache miss; the cache fills to maxEntries and then evicts the oldest entry on every insert.'],
+    notes: [
+      'Every review is a decision-cache miss; the cache fills to maxEntries and then evicts the oldest entry on every insert.',
+      ...versusBaselineNote('every image new', igRuns!, baseRuns),
+    ],
     rows: [floorRow, igRow, ...(baseRuns ? [summarize('baseline build, every image new', baseRuns, { label: 'floor', runs: floorRuns! })] : [])],
     targets: [
       target('req/s ÷ floor (pair by pair, median)', '≥ 0.6', igRow.vsBaseline!.rps.median, (v) => v >= 0.6, '', 3),

@@ -4,7 +4,7 @@ import { DecisionCache, decisionKey } from '../cache/decision-cache';
 import { AUDIT_REQUIRED_KEY, AuditAnnotations } from './audit-annotations';
 import { breakGlassJustification, breakGlassKeyPart } from './break-glass';
 import { startDeadline } from './deadline';
-import { evaluateImage } from './evaluate-image';
+import { evaluateImageNow } from './evaluate-image';
 import type { ImageVerdict } from './image-verdict';
 import { NOOP_OBSERVER, NO_LOOKUPS, type DecisionObserver, type ImageLookups } from './ports';
 import { imageReason, reviewReason } from './reasons';
@@ -48,9 +48,11 @@ export class Decider {
   }
 
   /**
-   * `decide`, but a decision-cache hit is returned as it is, not as a promise: the server answers
-   * a cached review in the same turn, with no promise or microtask (most reviews are cache hits;
-   * BENCHMARKS.md). A miss is the promise of the fresh decision, cached when its TTL allows.
+   * `decide`, but synchronous whenever nothing has to be waited for: a decision-cache hit, and a
+   * review none of whose images needs a lookup (policy-only rules), are returned as they are, not
+   * as a promise, so the server answers them in the turn the body arrived, with no promise or
+   * microtask (BENCHMARKS.md). Otherwise the promise of the decision. Fresh decisions are cached
+   * when their TTL allows.
    */
   decideNow(request: ReviewRequest, policy: CompiledPolicy): ReviewDecision | Promise<ReviewDecision> {
     const key = decisionKey(
@@ -62,11 +64,12 @@ export class Decider {
     const cached = this.cache.get(policy.generation, policy.cache.maxEntries, key);
     this.observer.cacheUsed('decision', cached !== undefined);
     if (cached) return { ...cached, cacheHit: true };
-    return this.decideAndCache(request, policy, key);
+    const fresh = this.decideUncachedNow(request, policy);
+    if (fresh instanceof Promise) return fresh.then((decision) => this.remember(policy, key, decision));
+    return this.remember(policy, key, fresh);
   }
 
-  private async decideAndCache(request: ReviewRequest, policy: CompiledPolicy, key: string): Promise<ReviewDecision> {
-    const decision = await this.decideUncached(request, policy);
+  private remember(policy: CompiledPolicy, key: string, decision: ReviewDecision): ReviewDecision {
     const ttl = cacheTtl(decision, policy);
     if (ttl > 0) this.cache.set(policy.generation, policy.cache.maxEntries, key, decision, ttl);
     return decision;
@@ -74,12 +77,17 @@ export class Decider {
 
   /** Evaluates without reading or writing the decision cache. */
   async decideUncached(request: ReviewRequest, policy: CompiledPolicy): Promise<ReviewDecision> {
+    return this.decideUncachedNow(request, policy);
+  }
+
+  /** `decideUncached`, synchronous when no image needs a lookup (evaluateImageNow). */
+  decideUncachedNow(request: ReviewRequest, policy: CompiledPolicy): ReviewDecision | Promise<ReviewDecision> {
     const justification = breakGlassJustification(policy, request.annotations, request.namespace);
     const deadline = mayLookUp(policy) ? startDeadline(policy.timeouts.reviewMs) : NO_LOOKUPS_DEADLINE;
-    let verdicts: ImageVerdict[];
+    // Identical images in one pod are evaluated once (contract.md §3: duplicates are kept).
+    const unique = [...new Set(request.images)];
+    let results: (ImageVerdict | Promise<ImageVerdict>)[];
     try {
-      // Identical images in one pod are evaluated once (contract.md §3: duplicates are kept).
-      const unique = [...new Set(request.images)];
       const ctx = {
         policy,
         namespace: request.namespace,
@@ -88,12 +96,22 @@ export class Decider {
         signal: deadline.signal,
         breakGlass: justification !== undefined,
       };
-      const results = await Promise.all(unique.map((image) => evaluateImage(image, ctx)));
-      const byImage = new Map(unique.map((image, i) => [image, results[i] as ImageVerdict]));
-      verdicts = unique.map((image) => byImage.get(image) as ImageVerdict);
-    } finally {
+      results = unique.map((image) => evaluateImageNow(image, ctx));
+    } catch (err) {
       deadline.dispose();
+      throw err;
     }
+    if (results.some((r) => r instanceof Promise)) {
+      return Promise.all(results)
+        .finally(() => deadline.dispose())
+        .then((verdicts) => this.conclude(verdicts, policy, justification));
+    }
+    deadline.dispose();
+    return this.conclude(results as ImageVerdict[], policy, justification);
+  }
+
+  /** The verdicts of the unique images (in order) → the review's decision. */
+  private conclude(verdicts: ImageVerdict[], policy: CompiledPolicy, justification: string | undefined): ReviewDecision {
     if (justification !== undefined) verdicts = verdicts.map(applyBreakGlass);
     for (const v of verdicts) this.observer.imageDecided(v.rule, v.allowed);
     return assemble(verdicts, policy, justification);

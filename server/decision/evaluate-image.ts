@@ -22,21 +22,39 @@ export interface EvaluationContext {
  * rule → action → requireDigest / allowLatest → resolveTags → every verifier. The first failing
  * step decides. This is the one place that turns thrown errors into a verdict
  * (style.md "Error model"); nothing escapes it.
+ *
+ * Synchronous when no lookup is needed: every image of a policy-only rule (and every image denied
+ * before its lookups) is decided in the same turn, without a promise; only an image whose rule
+ * resolves tags or verifies signatures gets a promise (BENCHMARKS.md: promises and microtasks
+ * were a visible share of an uncached review).
  */
-export async function evaluateImage(image: string, ctx: EvaluationContext): Promise<ImageVerdict> {
+export function evaluateImageNow(image: string, ctx: EvaluationContext): ImageVerdict | Promise<ImageVerdict> {
+  let local: ImageVerdict | NeedsLookups;
   try {
-    return await evaluateSteps(image, ctx);
+    local = localSteps(image, ctx);
   } catch (err) {
-    ctx.observer.internalError(err, { image });
-    return verdict(image, undefined, undefined, {
-      step: 'internal',
-      code: 'INTERNAL_ERROR',
-      detail: 'internal error while evaluating the image (see the imagegate log); denied',
-    });
+    return internalErrorVerdict(image, err, ctx);
   }
+  if (!(local instanceof NeedsLookups)) return local;
+  return lookupSteps(image, local, ctx).catch((err: unknown) => internalErrorVerdict(image, err, ctx));
 }
 
-async function evaluateSteps(image: string, ctx: EvaluationContext): Promise<ImageVerdict> {
+function internalErrorVerdict(image: string, err: unknown, ctx: EvaluationContext): ImageVerdict {
+  ctx.observer.internalError(err, { image });
+  return verdict(image, undefined, undefined, {
+    step: 'internal',
+    code: 'INTERNAL_ERROR',
+    detail: 'internal error while evaluating the image (see the imagegate log); denied',
+  });
+}
+
+/** Steps 1–5 passed and the rule resolves tags or verifies: what the lookups start from. */
+class NeedsLookups {
+  constructor(readonly ref: Reference, readonly rule: CompiledRule) {}
+}
+
+/** Steps 1–5 and whatever needs no lookup: a verdict, or the lookups still to make. */
+function localSteps(image: string, ctx: EvaluationContext): ImageVerdict | NeedsLookups {
   const { policy } = ctx;
 
   // Step 1: parse and normalise (config.md "Image references"); an unparseable reference denies.
@@ -74,7 +92,17 @@ async function evaluateSteps(image: string, ctx: EvaluationContext): Promise<Ima
     });
   }
 
-  const outcome = await checkRule(ref, rule, ctx);
+  const outcome = localRuleSteps(ref, rule, ctx);
+  return outcome === undefined ? new NeedsLookups(ref, rule) : ruleVerdict(image, ref, rule, outcome, ctx);
+}
+
+/** Steps 6–7 (resolveTags, every verifier) and the verdict. */
+async function lookupSteps(image: string, { ref, rule }: NeedsLookups, ctx: EvaluationContext): Promise<ImageVerdict> {
+  return ruleVerdict(image, ref, rule, await lookupRuleSteps(ref, rule, ctx), ctx);
+}
+
+/** The verdict of the matched rule's outcome: failurePolicy: open and audit mode applied. */
+function ruleVerdict(image: string, ref: Reference, rule: CompiledRule, outcome: RuleOutcome, ctx: EvaluationContext): ImageVerdict {
   if (!outcome.violation) {
     return verdict(image, ref, rule, { step: 'verify', code: 'ALLOWED', detail: '', digest: outcome.digest });
   }
@@ -106,20 +134,20 @@ interface RuleOutcome {
   digest: string | undefined;
 }
 
-/** Steps 4–7 for the matched rule. */
-async function checkRule(ref: Reference, rule: CompiledRule, ctx: EvaluationContext): Promise<RuleOutcome> {
-  const fail = (violation: Violation, digest: string | undefined = ref.digest): RuleOutcome => ({ violation, digest });
-  const pass = (digest: string | undefined = ref.digest): RuleOutcome => ({ violation: undefined, digest });
+const fail = (violation: Violation, digest: string | undefined): RuleOutcome => ({ violation, digest });
+const pass = (digest: string | undefined): RuleOutcome => ({ violation: undefined, digest });
 
+/** Steps 4–5 of the matched rule, and its outcome when it needs no lookup; undefined when it does. */
+function localRuleSteps(ref: Reference, rule: CompiledRule, ctx: EvaluationContext): RuleOutcome | undefined {
   if (rule.action === 'deny') {
-    return fail({ step: 'action', code: 'RULE_DENIES', detail: "the rule's action is deny" });
+    return fail({ step: 'action', code: 'RULE_DENIES', detail: "the rule's action is deny" }, ref.digest);
   }
   if (rule.requireDigest && !ref.digest) {
     return fail({
       step: 'requireDigest',
       code: 'DIGEST_REQUIRED',
       detail: 'requireDigest: the image must be pinned by digest (image@sha256:<64 hex>)',
-    });
+    }, ref.digest);
   }
   if (!rule.allowLatest && !ref.digest && ref.tag === 'latest') {
     return fail({
@@ -128,20 +156,24 @@ async function checkRule(ref: Reference, rule: CompiledRule, ctx: EvaluationCont
       detail: ref.tagImplied
         ? 'allowLatest: an image without a tag means :latest, which is not allowed; use a version tag or a digest'
         : 'allowLatest: the tag "latest" is not allowed; use a version tag or a digest',
-    });
+    }, ref.digest);
   }
-  if (rule.verify.length === 0 && !rule.resolveTags) return pass();
+  if (rule.verify.length === 0 && !rule.resolveTags) return pass(ref.digest);
   if (ctx.breakGlass) {
     // Break-glass skips lookups: an emergency must not wait on the registry it may be routing around.
-    return fail({ step: rule.verify.length ? 'verify' : 'resolveTags', code: 'LOOKUPS_SKIPPED', detail: 'lookups skipped under break-glass' });
+    return fail({ step: rule.verify.length ? 'verify' : 'resolveTags', code: 'LOOKUPS_SKIPPED', detail: 'lookups skipped under break-glass' }, ref.digest);
   }
+  return undefined;
+}
 
+/** Steps 6–7 for a rule that resolves tags or verifies (localRuleSteps returned undefined). */
+async function lookupRuleSteps(ref: Reference, rule: CompiledRule, ctx: EvaluationContext): Promise<RuleOutcome> {
   let digest = ref.digest;
   if (!digest && rule.resolveTags) {
     try {
       digest = await raceSignal(ctx.lookups.resolveTag(ctx.policy, ref, ctx.signal), ctx.signal);
     } catch (err) {
-      return fail(lookupViolation('resolveTags', err, ctx));
+      return fail(lookupViolation('resolveTags', err, ctx), ref.digest);
     }
   }
   if (rule.verify.length === 0) return pass(digest);
@@ -150,7 +182,7 @@ async function checkRule(ref: Reference, rule: CompiledRule, ctx: EvaluationCont
       step: 'verify',
       code: 'DIGEST_REQUIRED',
       detail: 'verify: signatures are checked on a digest; pin the image by digest or set resolveTags: true',
-    });
+    }, ref.digest);
   }
   for (const name of rule.verify) {
     try {

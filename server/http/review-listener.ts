@@ -3,7 +3,7 @@ import type { Hono } from 'hono';
 import { getRequestListener, type HttpBindings } from '@hono/node-server';
 import type { AppDeps } from './app-deps';
 import { INTERNAL_ERROR_REVIEW_JSON, REVIEW_PATHS, reportInternalError } from './review-paths';
-import { runReview, type ReviewAnswer } from './review-route';
+import { runReview, type ReviewAnswer, type ReviewSink } from './review-route';
 
 export type RequestListener = (incoming: IncomingMessage, outgoing: ServerResponse) => void;
 
@@ -35,56 +35,63 @@ export function createRequestListener(deps: AppDeps, app: Hono<{ Bindings: HttpB
 }
 
 /**
- * Runs the review with callbacks (review-route.ts runReview): a cached review is answered in the
- * turn its body arrives. Every path ends in exactly one answer; a bug — thrown here, in the
- * request's event handlers or in a decision's promise — is a 200 deny.
+ * Runs the review (review-route.ts runReview) with this response as its sink: a cached review is
+ * answered in the turn its body arrives. Every path ends in exactly one answer; a bug — thrown
+ * here, in the request's event handlers or in a decision's promise — is a 200 deny.
  */
 function answerOnNode(deps: AppDeps, incoming: IncomingMessage, outgoing: ServerResponse, path: string): void {
-  let answered = false;
-  const respond = (answer: ReviewAnswer): void => {
-    if (answered) return;
-    answered = true;
+  const sink = new ResponseSink(deps, outgoing, path);
+  try {
+    runReview(deps, incoming, sink);
+  } catch (err) {
+    sink.bug(err);
+  }
+}
+
+/** The Node response as a review's sink (an object, not closures: one allocation per review). */
+class ResponseSink implements ReviewSink {
+  private answered = false;
+
+  constructor(private readonly deps: AppDeps, private readonly outgoing: ServerResponse, private readonly path: string) {}
+
+  answer(answer: ReviewAnswer): void {
+    try {
+      this.respond(answer);
+    } catch (err) {
+      // Writing the answer failed (a bug in building it): the socket is in an unknown state.
+      this.answered = true;
+      reportInternalError(this.deps, err, this.path);
+      this.outgoing.destroy();
+    }
+  }
+
+  bug(err: unknown): void {
+    if (this.answered) return;
+    try {
+      reportInternalError(this.deps, err, this.path);
+    } finally {
+      try {
+        this.respond(INTERNAL_ERROR_ANSWER);
+      } catch {
+        /* nothing more can be written on this response */
+      }
+    }
+  }
+
+  private respond(answer: ReviewAnswer): void {
+    if (this.answered) return;
+    this.answered = true;
+    const outgoing = this.outgoing;
     // The client went away while the review was decided: nothing to answer (the decision is logged).
     if (outgoing.destroyed || outgoing.writableEnded || outgoing.headersSent) return;
     const headers: Record<string, string | number> = {
       'Content-Type': answer.contentType,
-      'Content-Length': Buffer.byteLength(answer.body),
+      'Content-Length': answer.length ?? Buffer.byteLength(answer.body),
     };
     // The body was not (fully) read: close, so its rest is never parsed as a next request.
     if (answer.close) headers['Connection'] = 'close';
     outgoing.writeHead(answer.status, headers);
     outgoing.end(answer.body);
-  };
-  const onBug = (err: unknown): void => {
-    if (answered) return;
-    try {
-      reportInternalError(deps, err, path);
-    } finally {
-      respondSafely(respond, INTERNAL_ERROR_ANSWER);
-    }
-  };
-  const done = (answer: ReviewAnswer): void => {
-    try {
-      respond(answer);
-    } catch (err) {
-      // Writing the answer failed (a bug in building it): the socket is in an unknown state.
-      answered = true;
-      reportInternalError(deps, err, path);
-      outgoing.destroy();
-    }
-  };
-  try {
-    runReview(deps, incoming, done, onBug);
-  } catch (err) {
-    onBug(err);
-  }
-}
-
-function respondSafely(respond: (answer: ReviewAnswer) => void, answer: ReviewAnswer): void {
-  try {
-    respond(answer);
-  } catch {
-    /* nothing more can be written on this response */
   }
 }
 

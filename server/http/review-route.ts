@@ -11,7 +11,7 @@ import type { ReviewRequest } from '../imagereview/wire-types';
 import { buildDecisionRecord, decisionRecordJson } from '../observe/audit-record';
 import { decisionJsonWriter } from '../observe/logger';
 import { clientIdentity, type ClientIdentity } from './client-identity';
-import { MAX_BODY_BYTES, checkContentType, readBodyCappedThen } from './request-limits';
+import { MAX_BODY_BYTES, checkContentType, readBodyCappedTo, type BodyReceiver } from './request-limits';
 import type { AppDeps } from './app-deps';
 
 /** What to answer: status, JSON body, and whether to close the connection after it. */
@@ -20,6 +20,8 @@ export interface ReviewAnswer {
   /** The serialised body: ImageReview JSON for 200, the reason as text for a 4xx. */
   readonly body: string;
   readonly contentType: typeof JSON_TYPE | typeof TEXT_TYPE;
+  /** `body`'s length in UTF-8 bytes when already known (a memoised answer), else computed when sent. */
+  readonly length?: number;
   /** `Connection: close`: the body was not (fully) read, so its rest must never be parsed as a next request. */
   readonly close: boolean;
 }
@@ -59,16 +61,23 @@ function refusal(status: 400 | 403 | 413 | 415, code: string, message: string, c
  * those into a 200 deny.
  */
 export function answerReview(deps: AppDeps, incoming: IncomingMessage): Promise<ReviewAnswer> {
-  return new Promise<ReviewAnswer>((resolve, reject) => runReview(deps, incoming, resolve, reject));
+  return new Promise<ReviewAnswer>((resolve, reject) => runReview(deps, incoming, { answer: resolve, bug: reject }));
+}
+
+/** Where a review's outcome goes: `answer` or `bug`, exactly once between them. Neither may throw. */
+export interface ReviewSink {
+  answer(answer: ReviewAnswer): void;
+  /** A bug (anything thrown that is not a DecodeError before the decision): the caller answers a 200 deny. */
+  bug(err: unknown): void;
 }
 
 /**
- * `answerReview` with callbacks: `done` gets the answer, or `fail` gets a bug, exactly once
- * between them. A cached review is answered in the turn its body completes (decideNow), with no
- * promise or microtask on the way (BENCHMARKS.md). May also throw synchronously on a bug, before
- * anything was read. `done` and `fail` must not throw: they run in the request's event handlers.
+ * `answerReview` for a sink object. A cached review, and one decided by policy-only rules, is
+ * answered in the turn its body completes (Decider.decideNow), with no promise, microtask or
+ * closure on the way (BENCHMARKS.md). May also throw synchronously on a bug, before anything
+ * was read.
  */
-export function runReview(deps: AppDeps, incoming: IncomingMessage, done: (answer: ReviewAnswer) => void, fail: (bug: unknown) => void): void {
+export function runReview(deps: AppDeps, incoming: IncomingMessage, sink: ReviewSink): void {
   const started = process.hrtime.bigint();
   const identity = clientIdentity(incoming);
   if (deps.requireClientCert && !identity.verified) {
@@ -78,20 +87,33 @@ export function runReview(deps: AppDeps, incoming: IncomingMessage, done: (answe
       { event: 'client-refused', code: 'CLIENT_CERTIFICATE_REQUIRED', remote: incoming.socket?.remoteAddress ?? null, presented: identity.presented },
       'refused a review: no client certificate verified by the client CA',
     );
-    done(refusal(403, 'CLIENT_CERTIFICATE_REQUIRED', 'a client certificate signed by the configured client CA is required', true));
+    sink.answer(refusal(403, 'CLIENT_CERTIFICATE_REQUIRED', 'a client certificate signed by the configured client CA is required', true));
     return;
   }
   try {
     checkContentType(contentTypeOf(incoming));
   } catch (err) {
     if (!(err instanceof DecodeError)) throw err;
-    done(rejected(deps, err, identity));
+    sink.answer(rejected(deps, err, identity));
     return;
   }
-  readBodyCappedThen(incoming, MAX_BODY_BYTES, (readError, body) => {
+  readBodyCappedTo(incoming, MAX_BODY_BYTES, new ReviewRun(deps, sink, started, identity));
+}
+
+/** One review once its body is read: decode, decide, answer (runs in the request's 'end' event). */
+class ReviewRun implements BodyReceiver {
+  constructor(
+    private readonly deps: AppDeps,
+    private readonly sink: ReviewSink,
+    private readonly started: bigint,
+    private readonly identity: ClientIdentity,
+  ) {}
+
+  bodyRead(readError: DecodeError | undefined, body: Buffer | undefined): void {
+    const { deps, sink, identity } = this;
     try {
       if (readError !== undefined) {
-        done(rejected(deps, readError, identity));
+        sink.answer(rejected(deps, readError, identity));
         return;
       }
       let request: ReviewRequest;
@@ -99,7 +121,7 @@ export function runReview(deps: AppDeps, incoming: IncomingMessage, done: (answe
         request = decodeReview(parseReviewJson(body as Buffer));
       } catch (err) {
         if (!(err instanceof DecodeError)) throw err;
-        done(rejected(deps, err, identity));
+        sink.answer(rejected(deps, err, identity));
         return;
       }
       const policy = deps.currentPolicy();
@@ -110,7 +132,7 @@ export function runReview(deps: AppDeps, incoming: IncomingMessage, done: (answe
         decided = Promise.reject(err);
       }
       if (!(decided instanceof Promise)) {
-        done(answerDecision(deps, started, identity, request, decided));
+        sink.answer(answerDecision(deps, this.started, identity, request, decided));
         return;
       }
       decided
@@ -119,12 +141,12 @@ export function runReview(deps: AppDeps, incoming: IncomingMessage, done: (answe
           deps.logger.error({ event: 'internal-error', err: errorSummary(err) }, 'review failed unexpectedly');
           return internalErrorDecision(request.images, policy.generation);
         })
-        .then((decision) => done(answerDecision(deps, started, identity, request, decision)))
-        .catch(fail);
+        .then((decision) => sink.answer(answerDecision(deps, this.started, identity, request, decision)))
+        .catch((err: unknown) => sink.bug(err));
     } catch (bug) {
-      fail(bug);
+      sink.bug(bug);
     }
-  });
+  }
 }
 
 /** A request that is not a well-formed review: counted, logged, refused with a 4xx. */
@@ -151,11 +173,15 @@ function answerDecision(deps: AppDeps, started: bigint, identity: ClientIdentity
     if (write !== undefined) write(decisionRecordJson(facts, decision));
     else if (deps.logger.isLevelEnabled('info')) deps.logger.info(buildDecisionRecord(facts, decision));
   }
-  return { status: 200, body: reviewJson.get(decision), contentType: JSON_TYPE, close: false };
+  const encoded = reviewJson.get(decision);
+  return { status: 200, body: encoded.body, length: encoded.length, contentType: JSON_TYPE, close: false };
 }
 
-/** The ImageReview answer's JSON, made once per cached decision (it is the same every time). */
-const reviewJson = new DecisionMemo<string>((d) => JSON.stringify(encodeReview(d)));
+/** The ImageReview answer's JSON and its byte length, made once per cached decision (it is the same every time). */
+const reviewJson = new DecisionMemo<{ readonly body: string; readonly length: number }>((d) => {
+  const body = JSON.stringify(encodeReview(d));
+  return { body, length: Buffer.byteLength(body) };
+});
 
 /** The Hono route for the review paths (used when a request does not take app.ts's fast path). */
 export function createReviewHandler(deps: AppDeps) {
