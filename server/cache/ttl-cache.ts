@@ -11,8 +11,8 @@ import NodeCache from 'node-cache';
  * key's is stale and skipped. Eviction is O(1) amortised. (It used to be a Set whose oldest member
  * was found with `values().next()`: V8 leaves a hole per deleted member at the front of the
  * table until it rehashes, so with a full cache every insert walked thousands of holes — about
- * 20 µs per uncached review at maxEntries 10000, BENCHMARKS.md.) node-cache's del/expired events
- * keep `live` in step.
+ * 20 µs per uncached review at maxEntries 10000, BENCHMARKS.md.) node-cache's expired event and
+ * this class's own removals keep `live` in step.
  */
 export class TtlCache<V> {
   private readonly cache: NodeCache;
@@ -25,7 +25,8 @@ export class TtlCache<V> {
 
   constructor(private readonly maxEntries: number, checkPeriodSeconds = 60) {
     this.cache = new NodeCache({ stdTTL: 0, checkperiod: checkPeriodSeconds, useClones: false, deleteOnExpire: true });
-    this.cache.on('del', (key: string) => this.live.delete(key));
+    // Expiry is node-cache's own doing; every other removal goes through this class, which keeps
+    // `live` in step itself (a 'del' listener would run on each eviction for nothing).
     this.cache.on('expired', (key: string) => this.live.delete(key));
   }
 
@@ -48,6 +49,7 @@ export class TtlCache<V> {
   }
 
   delete(key: string): void {
+    this.live.delete(key);
     this.cache.del(key);
   }
 

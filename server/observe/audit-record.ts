@@ -1,5 +1,6 @@
 import type { ReviewDecision } from '../decision/decide-review';
 import { DecisionMemo } from '../decision/decision-memo';
+import type { ImageVerdict } from '../decision/image-verdict';
 import { imageReason } from '../decision/reasons';
 
 /** Who asked and how long it took: the parts of the record the HTTP layer knows. */
@@ -34,12 +35,20 @@ export function buildDecisionRecord(facts: RequestFacts, d: ReviewDecision): Rec
       normalized: v.normalized ?? null,
       digest: v.digest ?? null,
       rule: v.rule ?? null,
-      verdict: v.allowed ? (v.audited ? 'audited' : v.failedOpen ? 'failed-open' : v.brokeGlass ? 'break-glass' : 'allowed') : 'denied',
+      verdict: verdictName(v),
       step: v.step,
       code: v.code,
-      reason: v.code === 'ALLOWED' ? null : imageReason(v, v.allowed ? 'would be denied' : 'denied'),
+      reason: verdictReason(v),
     })),
   };
+}
+
+function verdictName(v: ImageVerdict): string {
+  return v.allowed ? (v.audited ? 'audited' : v.failedOpen ? 'failed-open' : v.brokeGlass ? 'break-glass' : 'allowed') : 'denied';
+}
+
+function verdictReason(v: ImageVerdict): string | null {
+  return v.code === 'ALLOWED' ? null : imageReason(v, v.allowed ? 'would be denied' : 'denied');
 }
 
 /**
@@ -56,7 +65,7 @@ export function decisionRecordJson(facts: RequestFacts, d: ReviewDecision): stri
     `{"msg":"decision","event":"decision","requestId":${JSON.stringify(facts.requestId)}` +
     `,"client":${facts.clientSubject === undefined ? 'null' : JSON.stringify(facts.clientSubject)}` +
     `,"namespace":${JSON.stringify(facts.namespace)}${parts.middle}` +
-    `,"cache":${d.cacheHit ? '"hit"' : '"miss"'},"durationMs":${Number.isFinite(ms) ? String(ms) : 'null'}${parts.tail}`
+    `,"cache":${d.cacheHit ? '"hit"' : '"miss"'},"durationMs":${numberJson(ms)}${parts.tail}`
   );
 }
 
@@ -67,15 +76,34 @@ interface SerialisedParts {
   readonly tail: string;
 }
 
-const PLACEHOLDER_FACTS: RequestFacts = { requestId: '', clientSubject: undefined, namespace: '', durationMs: 0 };
-
-/** Made once per cached decision (DecisionMemo), from buildDecisionRecord so the record has one definition. */
+/**
+ * The decision's parts, written out field by field in buildDecisionRecord's order: this is what an
+ * uncached review pays, and building the record object to JSON.stringify it and cut it apart cost
+ * about three times as much (BENCHMARKS.md). Strings go through JSON.stringify, so escaping is
+ * JSON.stringify's own; test/unit/observe/audit-record.test.ts holds the whole line equal to
+ * JSON.stringify(buildDecisionRecord(…)), also over generated hostile strings. Made once per
+ * cached decision (DecisionMemo).
+ */
 const partsOf = new DecisionMemo<SerialisedParts>((d) => {
-  // Keys are unique strings of the top-level record; inside JSON string values quotes are escaped,
-  // so these markers can only match the record's own keys (nested objects have none of them).
-  const full = JSON.stringify(buildDecisionRecord(PLACEHOLDER_FACTS, d));
+  let images = '';
+  for (let i = 0; i < d.images.length; i++) {
+    const v = d.images[i] as ImageVerdict;
+    const reason = verdictReason(v);
+    images +=
+      `${i === 0 ? '' : ','}{"image":${JSON.stringify(v.image)},"normalized":${stringOrNull(v.normalized)}` +
+      `,"digest":${stringOrNull(v.digest)},"rule":${stringOrNull(v.rule)},"verdict":"${verdictName(v)}"` +
+      `,"step":${JSON.stringify(v.step)},"code":${JSON.stringify(v.code)},"reason":${reason === null ? 'null' : JSON.stringify(reason)}}`;
+  }
   return {
-    middle: full.slice(full.indexOf(',"allowed":'), full.indexOf(',"cache":')),
-    tail: full.slice(full.indexOf(',"breakGlass":')),
+    middle: `,"allowed":${d.allowed ? 'true' : 'false'},"reason":${stringOrNull(d.reason)},"policyGeneration":${numberJson(d.generation)}`,
+    tail: `,"breakGlass":${stringOrNull(d.breakGlass)},"auditAnnotations":${JSON.stringify(d.auditAnnotations)},"images":[${images}]}`,
   };
 });
+
+function stringOrNull(s: string | undefined): string {
+  return s === undefined ? 'null' : JSON.stringify(s);
+}
+
+function numberJson(n: number): string {
+  return Number.isFinite(n) ? String(n) : 'null';
+}

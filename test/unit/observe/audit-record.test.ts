@@ -71,6 +71,29 @@ describe('decisionRecordJson', () => {
     }
   });
 
+  it('equals JSON.stringify(buildDecisionRecord()) over generated hostile strings (seeded)', () => {
+    // Quotes, backslashes, control characters, non-ASCII, lone surrogates, U+2028: every string
+    // field of the record, in decisions with 0-3 images and every verdict flag.
+    let seed = 0x1badb002;
+    const next = () => (seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0);
+    const alphabet = ['a', 'Z', '0', ' ', '"', '\\', '\n', '\u0000', '\u001f', '\u007f', 'é', '€', '😀', '\ud800', '\udfff', '\u2028', '/', ':', '@'];
+    const text = () => Array.from({ length: next() % 12 }, () => alphabet[next() % alphabet.length]).join('');
+    const maybe = () => (next() % 3 === 0 ? undefined : text());
+    for (let n = 0; n < 500; n++) {
+      const images = Array.from({ length: next() % 4 }, () =>
+        verdict({
+          image: text(), normalized: maybe(), digest: maybe(), rule: maybe(), allowed: next() % 2 === 0,
+          code: next() % 2 === 0 ? 'ALLOWED' : 'RULE_DENIES', detail: text(),
+          audited: next() % 4 === 0, failedOpen: next() % 4 === 0, brokeGlass: next() % 4 === 0,
+        }));
+      const annotations: Record<string, string> = {};
+      for (let k = next() % 3; k > 0; k--) annotations[text()] = text();
+      const d = decision({ allowed: next() % 2 === 0, reason: maybe(), breakGlass: maybe(), auditAnnotations: annotations, images, generation: next() % 1000, cacheHit: next() % 2 === 0 });
+      const facts: RequestFacts = { requestId: text(), clientSubject: maybe(), namespace: text(), durationMs: (next() % 100000) / 7 };
+      assert.equal(decisionRecordJson(facts, d), JSON.stringify(buildDecisionRecord(facts, d)));
+    }
+  });
+
   it('parses back to the record', () => {
     const facts = FACTS[0]!;
     const d = DECISIONS.auditedBreakGlass!;
