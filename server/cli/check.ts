@@ -5,7 +5,7 @@ import { displayImage } from '../decision/reasons';
 import type { ImageVerdict } from '../decision/image-verdict';
 import { createLogger, type LogLevel } from '../observe/logger';
 import { createDecisionStack } from './compose';
-import { loadPolicy } from './policy-source';
+import { loadServedPolicy } from './policy-source';
 import { UsageError } from './args';
 
 /**
@@ -36,7 +36,9 @@ export async function runCheck(argv: readonly string[]): Promise<number> {
     annotations[a.slice(0, eq)] = a.slice(eq + 1);
   }
   const logger = createLogger((values['log-level'] ?? 'warn') as LogLevel, 'stderr');
-  const policy = loadPolicy(values.config ? { kind: 'file', path: values.config } : { kind: 'default' }, 1);
+  // The policy as `serve` would run it, verifier keys and certificates included: the CLI answers
+  // exactly what the server would, and refuses what the server would refuse (exit 2).
+  const policy = loadServedPolicy(values.config ? { kind: 'file', path: values.config } : { kind: 'default' }, 1);
   const request: ReviewRequest = { images: positionals, annotations, namespace: values.namespace ?? 'default' };
   const stack = createDecisionStack(logger);
   const decider = stack.decider;

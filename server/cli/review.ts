@@ -5,7 +5,7 @@ import { decodeReview, parseReviewJson } from '../imagereview/decode';
 import { encodeReview } from '../imagereview/encode';
 import { createLogger, type LogLevel } from '../observe/logger';
 import { createDecisionStack } from './compose';
-import { loadPolicy } from './policy-source';
+import { loadServedPolicy } from './policy-source';
 import { UsageError } from './args';
 
 const STDIN_MAX_BYTES = 1024 * 1024; // the same 1 MiB the HTTP layer accepts (interfaces.md "HTTP")
@@ -23,7 +23,9 @@ export async function runReview(argv: readonly string[]): Promise<number> {
   });
   if (positionals.length > 1) throw new UsageError('review takes at most one input file (or - for stdin)');
   const logger = createLogger((values['log-level'] ?? 'warn') as LogLevel, 'stderr');
-  const policy = loadPolicy(values.config ? { kind: 'file', path: values.config } : { kind: 'default' }, 1);
+  // The policy as `serve` would run it, verifier keys and certificates included: the CLI answers
+  // exactly what the server would, and refuses what the server would refuse (exit 2).
+  const policy = loadServedPolicy(values.config ? { kind: 'file', path: values.config } : { kind: 'default' }, 1);
   const input = positionals[0] ?? '-';
   const body = input === '-' ? await readStdin() : readFileSync(input);
   if (body.length > STDIN_MAX_BYTES) throw new DecodeError('BODY_TOO_LARGE', `input exceeds ${STDIN_MAX_BYTES} bytes`);

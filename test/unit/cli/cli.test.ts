@@ -85,9 +85,21 @@ describe('imagegate review', () => {
     const r = await runImagegate(['review', '--config', BAD, '-'], imageReview(['nginx:1']));
     assert.equal(r.code, 2);
   });
+  it('exits 2 when a verifier key of the policy is bad, naming it, as serve refuses to start', async () => {
+    const r = await runImagegate(['review', '--config', COSIGN_BAD, '-'], imageReview(['ghcr.io/acme/app:1']));
+    assert.equal(r.code, 2, r.stderr);
+    assert.equal(r.stdout, '');
+    assert.match(r.stderr, /verifiers\.team\.publicKeys\[0\]: cannot be used as a cosign public key/);
+  });
 });
 
 describe('imagegate check', () => {
+  it('exits 2 when a verifier certificate of the policy is bad, naming the file, as serve refuses to start', async () => {
+    const r = await runImagegate(['check', '--config', NOTATION_BAD, 'ghcr.io/acme/app:1']);
+    assert.equal(r.code, 2, r.stderr);
+    assert.equal(r.stdout, '');
+    assert.match(r.stderr, /no-such-ca\.crt/);
+  });
   it('prints one line per image and exits 1 when one is denied', async () => {
     const r = await runImagegate(['check', '--config', POLICY, 'nginx:1.25', 'quay.io/a/b:1']);
     assert.equal(r.code, 1);
