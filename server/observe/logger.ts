@@ -22,7 +22,7 @@ const NEEDS_METADATA = Symbol.for('pino.metadata');
  */
 export function createLogger(level: LogLevel, destination: 'stdout' | 'stderr' | DestinationStream): Logger {
   const dest =
-    destination === 'stdout' ? new TurnBatchedDestination(pino.destination({ fd: 1, sync: isRegularFile(1) })) :
+    destination === 'stdout' ? new BatchedDestination(pino.destination({ fd: 1, sync: isRegularFile(1) })) :
     destination === 'stderr' ? pino.destination({ fd: 2, sync: true }) :
     destination;
   const options: LoggerOptions = {
@@ -57,7 +57,7 @@ export function decisionJsonWriter(logger: Logger): ((recordJson: string) => voi
 }
 
 /**
- * stdout redirected to a regular file: a write never waits on a reader, so each turn's batch is
+ * stdout redirected to a regular file: a write never waits on a reader, so each batch is
  * written synchronously; libuv's thread pool would cost two context switches per write on a
  * pinned core. A pipe, socket or terminal can block (a stalled log reader): those stay
  * asynchronous, as before.
@@ -82,32 +82,54 @@ function isoNow(): string {
   return isoText;
 }
 
-/**
- * The records of one event-loop turn go to the destination together, as one write: under load a
- * turn answers several reviews, and each write is a system call (and, for the asynchronous
- * destination, a round trip through libuv's thread pool: two context switches on a pinned core).
- * A record is handed on at the end of the turn it was logged in (setImmediate), never later;
- * flush/flushSync (shutdown, process exit) hand on what is pending first.
- */
-class TurnBatchedDestination implements DestinationStream {
-  private pending = '';
-  private scheduled = false;
+/** A log record waits at most this long before it is written (see BatchedDestination). */
+export const LOG_BATCH_MAX_DELAY_MS = 10;
+/** A batch this large (in UTF-16 code units, about bytes for log lines) is written at once. */
+export const LOG_BATCH_MAX_CHARS = 64 * 1024;
 
-  constructor(private readonly dest: pino.DestinationStream & { flush(cb?: (err?: Error) => void): void; flushSync(): void }) {
+type FlushableDestination = pino.DestinationStream & { flush(cb?: (err?: Error) => void): void; flushSync(): void };
+
+/**
+ * Records go to the destination in batches: at the latest LOG_BATCH_MAX_DELAY_MS after the first
+ * record of a batch, or at once when the batch reaches LOG_BATCH_MAX_CHARS. Each write is a
+ * system call (for the asynchronous destination also a round trip through libuv's thread pool):
+ * one per review cost 30–60 µs of CPU per review on one keep-alive connection, and one per
+ * event-loop turn still a few µs per review under load (BENCHMARKS.md).
+ *
+ * What a record may wait is bounded: flush/flushSync (graceful shutdown) and process exit (an
+ * uncaught error included) write what is pending first, so only a process killed outright
+ * (SIGKILL, the OOM killer) can lose up to the last 10 ms of records — as it can lose what an
+ * asynchronous destination has not written yet. Order is kept: every record of the logger goes
+ * through the same batch.
+ */
+export class BatchedDestination implements DestinationStream {
+  private pending = '';
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(
+    private readonly dest: FlushableDestination,
+    private readonly maxDelayMs = LOG_BATCH_MAX_DELAY_MS,
+    private readonly maxChars = LOG_BATCH_MAX_CHARS,
+  ) {
     exitFlush.add(this);
   }
 
   write(chunk: string): boolean {
     this.pending += chunk;
-    if (!this.scheduled) {
-      this.scheduled = true;
-      setImmediate(this.handOn);
+    if (this.pending.length >= this.maxChars) {
+      this.handOn();
+    } else if (this.timer === undefined) {
+      // unref: a pending batch never keeps the process alive (exit writes it, see exitFlush).
+      this.timer = setTimeout(this.handOn, this.maxDelayMs).unref();
     }
     return true;
   }
 
   private readonly handOn = (): void => {
-    this.scheduled = false;
+    if (this.timer !== undefined) {
+      clearTimeout(this.timer);
+      this.timer = undefined;
+    }
     if (this.pending.length === 0) return;
     const out = this.pending;
     this.pending = '';
@@ -126,7 +148,7 @@ class TurnBatchedDestination implements DestinationStream {
 }
 
 /** On exit, records still pending in a batch are written synchronously (as pino does for its own). */
-const exitFlush = new Set<TurnBatchedDestination>();
+const exitFlush = new Set<BatchedDestination>();
 process.once('exit', () => {
   for (const d of exitFlush) {
     try {
