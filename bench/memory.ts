@@ -8,7 +8,7 @@
  * verdict in the verdict cache (kept denyTTL, 10 minutes in this policy) and a deny in the
  * decision cache.
  */
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { generateKeyPair } from '../test/peers/cosign-tool';
 import { startRegistry } from '../test/peers/registry-peer';
@@ -51,14 +51,24 @@ async function heapFromMetrics(ctx: Ctx, url: string): Promise<HeapMiB | undefin
   }
 }
 
-async function lastDecisionFor(logFile: string, image: string, timeoutMs = 5000): Promise<Record<string, unknown> | undefined> {
+/**
+ * The decision record of `image` written after byte `from` of the log (the log is written in
+ * batches, observe/logger.ts: a record can appear a few ms after its answer, so an older record of
+ * the same image must not be taken for it).
+ */
+async function lastDecisionFor(logFile: string, image: string, from: number, timeoutMs = 5000): Promise<Record<string, unknown> | undefined> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
-    const lines = readFileSync(logFile, 'utf8').split('\n');
+    const lines = readFileSync(logFile).subarray(from).toString('utf8').split('\n');
     for (let i = lines.length - 1; i >= 0 && i >= lines.length - 200; i--) {
       const line = lines[i] as string;
       if (!line.includes('"decision"') || !line.includes(image)) continue;
-      const rec = JSON.parse(line) as { images?: Array<{ image: string }> };
+      let rec: { images?: Array<{ image: string }> };
+      try {
+        rec = JSON.parse(line) as { images?: Array<{ image: string }> };
+      } catch {
+        continue; // a line still being written
+      }
       if (rec.images?.[0]?.image === image) return rec as Record<string, unknown>;
     }
     await new Promise((r) => setTimeout(r, 20));
@@ -127,11 +137,12 @@ export async function memoryScenario(ctx: Ctx): Promise<ScenarioReport> {
     const oldest = `${UNIQUE_PREFIX}0:1.0`;
     const newest = `${UNIQUE_PREFIX}${2 * n - 1}:1.${2 * n - 1}`;
     const mk = (image: string) => bodyMaker({ kind: 'fixed', images: [image] })(0);
+    const logMark = statSync(ig.logFile).size;
     await postReview(pool, mk(newest));
     await postReview(pool, mk(oldest));
     await pool.close();
-    const newestRec = await lastDecisionFor(ig.logFile, newest);
-    const oldestRec = await lastDecisionFor(ig.logFile, oldest);
+    const newestRec = await lastDecisionFor(ig.logFile, newest, logMark);
+    const oldestRec = await lastDecisionFor(ig.logFile, oldest, logMark);
     const registryRequests = reg ? (await reg.accessLog()).length : 0;
 
     ctx.log(`  sustained uncached load for ${ctx.settings.durationMs} ms`);

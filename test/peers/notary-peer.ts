@@ -9,7 +9,7 @@
  * Certificates come from a throwaway openssl CA. Trust data is signed with the real `notary` client
  * (NotaryCli). A missing binary FAILS the test with the install hint; it never skips.
  */
-import type { AddressInfo } from 'node:net';
+import { connect, type AddressInfo } from 'node:net';
 import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { createPrivateKey, randomUUID, sign, X509Certificate } from 'node:crypto';
 import { mkdirSync, mkdtempSync, openSync, closeSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -104,6 +104,9 @@ export async function startNotaryPeer(options: NotaryPeerOptions = {}): Promise<
         storage: { backend: 'memory' },
       }));
       children.push(startChild(NOTARY_SIGNER_BIN, ['-config', join(dir, 'signer.json'), '-logf', 'logfmt'], dir, 'signer.log'));
+      // The server's health check does not reach the signer: without this wait the first `notary
+      // init` could meet "connection refused" from it (a 500 for timestamp.key, 4 of 15 starts).
+      await waitListening(signerPort, children, dir);
       trust = {
         type: 'remote', hostname: '127.0.0.1', port: String(signerPort), key_algorithm: 'ecdsa',
         tls_ca_file: './root-ca.crt', tls_client_cert: './notary-server.crt', tls_client_key: './notary-server.key',
@@ -182,6 +185,24 @@ async function waitHealthy(url: string, ca: string, children: ChildProcess[], di
   throw new Error(`notary-server did not become healthy at ${url}\n${logs.join('\n')}`);
 }
 
+/** Resolves once 127.0.0.1:`port` accepts a TCP connection (a child's listener is up). */
+async function waitListening(port: number, children: ChildProcess[], dir: string): Promise<void> {
+  for (let i = 0; i < 100; i += 1) {
+    if (children.some((c) => c.exitCode !== null)) break;
+    const ok = await new Promise<boolean>((resolve) => {
+      const socket = connect({ host: '127.0.0.1', port }, () => {
+        socket.destroy();
+        resolve(true);
+      });
+      socket.on('error', () => resolve(false));
+    });
+    if (ok) return;
+    await sleep(50);
+  }
+  const log = (() => { try { return readFileSync(join(dir, 'signer.log'), 'utf8').slice(-2000); } catch { return ''; } })();
+  throw new Error(`notary-signer did not listen on 127.0.0.1:${port}\nsigner.log:\n${log}`);
+}
+
 /** Appendix D over HTTPS: every requested scope is granted, to `tester` when Basic credentials came along. */
 async function startTokenService(dir: string, requests: TokenRequestRecord[]): Promise<{ server: Server; realm: string }> {
   const key = createPrivateKey(readFileSync(join(dir, 'token-signing.key')));
@@ -255,7 +276,8 @@ export class NotaryCli {
         env: { ...process.env, ...PASSPHRASES, SSL_CERT_FILE: this.caFile },
         timeout: 20_000,
       }, (err, stdout, stderr) => {
-        if (err) reject(new Error(`notary ${args.join(' ')} failed: ${stderr || err.message}`));
+        // Exit code or signal, and both streams: a failure with an empty stderr said nothing before.
+        if (err) reject(new Error(`notary ${args.join(' ')} failed (exit ${String(err.code)}${err.signal ? `, signal ${err.signal}` : ''}): ${stderr || err.message}${stdout ? `\nstdout: ${stdout}` : ''}`));
         else resolve(stdout);
       });
       child.stdin?.end(input);
