@@ -1,0 +1,118 @@
+/**
+ * The review path's fail-closed edges, in process (server/http/review-listener.ts, review-route.ts):
+ * a bug anywhere in deciding — thrown synchronously, or a rejected decision — is a 200 deny, never
+ * a 5xx (contract.md §5.1: a 5xx lets the apiserver apply defaultAllow); a client that goes away
+ * mid-body gets nothing and the server keeps answering. The decider is the real one with one
+ * method replaced to inject the fault (no real peer can make the decider throw).
+ */
+import assert from 'node:assert/strict';
+import { createServer, type Server } from 'node:http';
+import { connect, type AddressInfo } from 'node:net';
+import { after, before, describe, it } from 'node:test';
+import { Decider } from '../../../server/decision/decide-review';
+import { createApp } from '../../../server/http/app';
+import type { AppDeps } from '../../../server/http/app-deps';
+import { createRequestListener } from '../../../server/http/review-listener';
+import { createLogger } from '../../../server/observe/logger';
+import { Metrics } from '../../../server/observe/metrics';
+import { loadPolicyText } from '../../../server/policy/load';
+import { imageReview, postReview } from '../../helpers/http-client';
+
+const POLICY = loadPolicyText(`apiVersion: imagegate/v1
+kind: Policy
+registries: [docker.io]
+rules:
+  - name: tagged
+    images: ["docker.io/**"]
+    requireDigest: false
+`, 'test', 1);
+
+describe('review listener: bugs are 200 denies, aborted bodies are harmless', () => {
+  const records: Record<string, unknown>[] = [];
+  const decider = new Decider();
+  let fault: 'none' | 'throw' | 'reject' | 'policy' = 'none';
+  const original = decider.decideNow.bind(decider);
+  decider.decideNow = (request, policy) => {
+    if (fault === 'throw') throw new Error('injected synchronous bug');
+    if (fault === 'reject') return Promise.reject(new Error('injected asynchronous bug'));
+    return original(request, policy);
+  };
+  const metrics = new Metrics(false);
+  const deps: AppDeps = {
+    decider,
+    currentPolicy: () => {
+      if (fault === 'policy') throw new Error('injected bug outside the decider');
+      return POLICY;
+    },
+    metrics,
+    logger: createLogger('info', { write: (line: string) => void records.push(JSON.parse(line) as Record<string, unknown>) }),
+    requireClientCert: false,
+    readiness: () => ({ ready: true, problems: [] }),
+  };
+  let server: Server;
+  let url: string;
+
+  before(async () => {
+    server = createServer(createRequestListener(deps, createApp(deps)));
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  });
+  after(async () => {
+    await new Promise((resolve) => server.close(resolve));
+    decider.close();
+  });
+
+  it('answers normally without a fault (the harness itself works)', async () => {
+    fault = 'none';
+    const r = await postReview(url, imageReview(['nginx:1.27']));
+    assert.equal(r.status, 200);
+    assert.equal(r.json().status.allowed, true);
+  });
+
+  for (const kind of ['throw', 'reject'] as const) {
+    it(`answers 200 allowed:false when deciding fails (${kind}), and logs the bug`, async () => {
+      fault = kind;
+      const before = records.length;
+      const r = await postReview(url, imageReview([`nginx:1.${kind === 'throw' ? 1 : 2}`]));
+      fault = 'none';
+      assert.equal(r.status, 200);
+      assert.equal(r.json().status.allowed, false);
+      assert.match(r.json().status.reason, /internal error/);
+      assert.ok(records.slice(before).some((rec) => rec.event === 'internal-error'), 'the bug is logged');
+    });
+  }
+
+  it('answers 200 allowed:false when a bug is thrown outside the decider (the last line of defence)', async () => {
+    fault = 'policy';
+    const before = records.length;
+    const r = await postReview(url, imageReview(['nginx:1.3']));
+    fault = 'none';
+    assert.equal(r.status, 200);
+    assert.equal(r.json().status.allowed, false);
+    assert.match(r.json().status.reason, /internal error/);
+    assert.ok(records.slice(before).some((rec) => rec.event === 'internal-error'), 'the bug is logged');
+  });
+
+  it('keeps answering after a client closes the connection in the middle of a body', async () => {
+    const port = (server.address() as AddressInfo).port;
+    await new Promise<void>((resolve, reject) => {
+      const socket = connect({ host: '127.0.0.1', port }, () => {
+        socket.write('POST /image_policy HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{"kind":"Imag');
+        setTimeout(() => { socket.destroy(); resolve(); }, 50);
+      });
+      socket.on('error', reject);
+      socket.on('data', () => reject(new Error('nothing may be answered to an incomplete body')));
+    });
+    const r = await postReview(url, imageReview(['nginx:1.27']));
+    assert.equal(r.status, 200);
+    assert.equal(r.json().status.allowed, true);
+  });
+
+  it('counts every answered review, whatever path it took, once the metrics are scraped', async () => {
+    const text = await metrics.registry.metrics();
+    const count = (result: string) => Number(new RegExp(`imagegate_reviews_total\\{result="${result}"\\} (\\d+)`).exec(text)?.[1]);
+    assert.equal(count('allowed'), 2);
+    // The three injected bugs are denials.
+    assert.equal(count('denied'), 3);
+  });
+});
