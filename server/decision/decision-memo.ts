@@ -26,10 +26,10 @@ export class DecisionMemo<T> {
   }
 }
 
-/** Everything of a decision except the per-review `cacheHit` flag. */
+/** Everything of a decision except its verdict list (the memo's key) and the per-review `cacheHit` flag. */
 function sameOutcome(a: ReviewDecision, b: ReviewDecision): boolean {
   return (
     a.allowed === b.allowed && a.reason === b.reason && a.generation === b.generation &&
-    a.breakGlass === b.breakGlass && a.auditAnnotations === b.auditAnnotations && a.images === b.images
+    a.breakGlass === b.breakGlass && a.auditAnnotations === b.auditAnnotations
   );
 }

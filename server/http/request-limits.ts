@@ -10,20 +10,14 @@ import { DecodeError } from '../errors';
  */
 export const MAX_BODY_BYTES = 1024 * 1024;
 
-/** Reads the whole body, or rejects with BODY_TOO_LARGE as soon as the cap is passed. */
-export function readBodyCapped(incoming: IncomingMessage, cap = MAX_BODY_BYTES): Promise<Buffer> {
-  return new Promise<Buffer>((resolve, reject) => {
-    readBodyCappedTo(incoming, cap, { bodyRead: (err, body) => (err !== undefined ? reject(err) : resolve(body as Buffer)) });
-  });
-}
-
 /** Who gets the body (or why there is none): called exactly once, from the request's events. */
 export interface BodyReceiver {
   bodyRead(err: DecodeError | undefined, body: Buffer | undefined): void;
 }
 
 /**
- * `readBodyCapped` for the review path: the receiver is an object, the listeners are shared
+ * Reads the whole body into `receiver`, or BODY_TOO_LARGE as soon as the cap is passed. The
+ * receiver is an object, the listeners are shared
  * module-level functions and the read's state hangs off the request, so a review allocates no
  * closures here (creating and first-calling nine closures per request was measurable on the
  * cached path, BENCHMARKS.md). `receiver.bodyRead` must not throw: it runs in an event handler.

@@ -16,7 +16,7 @@ const INTERNAL_ERROR_ANSWER: ReviewAnswer = { status: 200, body: INTERNAL_ERROR_
  *
  * Why: on a cached review the adaptor's Request wrapper, the fetch Response and writing that
  * Response back cost about as much CPU as deciding the review (BENCHMARKS.md, profiles of
- * scenario 2). Answers are byte for byte what the Hono route gives (same `answerReview`, same
+ * scenario 2). Answers are byte for byte what the Hono route gives (same `runReview`, same
  * status, body and Content-Type; `Connection: close` when the body was not read), and a bug is
  * still a 200 deny, never a 5xx on the review path (contract.md §5.1, style.md anti-pattern 3).
  */

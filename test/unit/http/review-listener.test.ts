@@ -69,11 +69,13 @@ describe('review listener: bugs are 200 denies, aborted bodies are harmless', ()
     assert.equal(r.json().status.allowed, true);
   });
 
-  for (const kind of ['throw', 'reject'] as const) {
+  // throw / reject: a bug in the decider, synchronous or in its promise; policy: a bug thrown
+  // outside the decider, which only the listener's sink catches (the last line of defence).
+  for (const [kind, image] of [['throw', 'nginx:1.1'], ['reject', 'nginx:1.2'], ['policy', 'nginx:1.3']] as const) {
     it(`answers 200 allowed:false when deciding fails (${kind}), and logs the bug`, async () => {
       fault = kind;
       const before = records.length;
-      const r = await postReview(url, imageReview([`nginx:1.${kind === 'throw' ? 1 : 2}`]));
+      const r = await postReview(url, imageReview([image]));
       fault = 'none';
       assert.equal(r.status, 200);
       assert.equal(r.json().status.allowed, false);
@@ -81,17 +83,6 @@ describe('review listener: bugs are 200 denies, aborted bodies are harmless', ()
       assert.ok(records.slice(before).some((rec) => rec.event === 'internal-error'), 'the bug is logged');
     });
   }
-
-  it('answers 200 allowed:false when a bug is thrown outside the decider (the last line of defence)', async () => {
-    fault = 'policy';
-    const before = records.length;
-    const r = await postReview(url, imageReview(['nginx:1.3']));
-    fault = 'none';
-    assert.equal(r.status, 200);
-    assert.equal(r.json().status.allowed, false);
-    assert.match(r.json().status.reason, /internal error/);
-    assert.ok(records.slice(before).some((rec) => rec.event === 'internal-error'), 'the bug is logged');
-  });
 
   it('keeps answering after a client closes the connection in the middle of a body', async () => {
     const port = (server.address() as AddressInfo).port;
