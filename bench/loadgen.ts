@@ -20,8 +20,12 @@ export interface ClientTls {
 export type BodySpec =
   /** The same review every time (a decision-cache hit after the first). */
   | { kind: 'fixed'; images: string[]; namespace?: string }
-  /** A different image every request: `${prefix}${n}:1.${n}`, n = start, start+1, … */
-  | { kind: 'unique'; prefix: string; start: number; namespace?: string }
+  /**
+   * A different image every request: `${prefix}${n}:1.${n}`, n = start, start+1, … With `repeat`,
+   * each image `repeat` times in a row (a full decision cache stores a policy-only decision on its
+   * second sight, decision-cache.ts).
+   */
+  | { kind: 'unique'; prefix: string; start: number; namespace?: string; repeat?: number }
   /** A different digest every request: `${repository}@sha256:<n as 64 hex digits>`. */
   | { kind: 'digest'; repository: string; start: number; namespace?: string };
 
@@ -74,8 +78,9 @@ export function bodyMaker(spec: BodySpec): (i: number) => string {
   if (spec.kind === 'digest') {
     return (i) => `${head}${spec.repository}@sha256:${(spec.start + i).toString(16).padStart(64, '0')}${tail}`;
   }
+  const repeat = Math.max(1, spec.repeat ?? 1);
   return (i) => {
-    const n = spec.start + i;
+    const n = spec.start + Math.floor(i / repeat);
     return `${head}${spec.prefix}${n}:1.${n}${tail}`;
   };
 }

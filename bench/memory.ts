@@ -127,7 +127,9 @@ export async function memoryScenario(ctx: Ctx): Promise<ScenarioReport> {
     // (A second round of digests only in --full mode: the registry answers ~1000 requests/s.)
     const secondDigests = reg !== undefined && ctx.settings.mode === 'full';
     if (secondDigests) await send({ kind: 'digest', repository: repo, start: n + 1 }, n, false, 64);
-    await send({ kind: 'unique', prefix: UNIQUE_PREFIX, start: n }, n);
+    // Each image twice: the decision cache is full by now, and a full cache stores a policy-only
+    // decision on its second sight (decision-cache.ts), so this round replaces its entries.
+    await send({ kind: 'unique', prefix: UNIQUE_PREFIX, start: n, repeat: 2 }, 2 * n);
     await settle();
     const twice = memoryMiB(pids);
     heap.afterTwiceMaxEntries = await heapFromMetrics(ctx, ig.url);
@@ -173,7 +175,7 @@ export async function memoryScenario(ctx: Ctx): Promise<ScenarioReport> {
             ? `Cached signature verdicts not measured: needs ${signedPrerequisites().join('; ')}.`
             : 'Cached signature verdicts not measured in this mode.',
         `Fill order: ${n} policy-only reviews, ${reg ? `${n} digests, ` : ''}${reg && ctx.settings.mode === 'full' ? `${n} more digests, ` : ''}` +
-          `${n} more policy-only reviews (16 connections, 64 for digests); then ${ctx.settings.durationMs} ms of uncached load. ` +
+          `${n} more policy-only images, each reviewed twice (a full cache stores a policy-only decision on its second sight) (16 connections, 64 for digests); then ${ctx.settings.durationMs} ms of uncached load. ` +
           'Bounded: at the end the first review is a decision-cache miss again (evicted) and the last one a hit (log field "cache").',
       ],
       rows: [],

@@ -196,7 +196,8 @@ export async function uncachedScenario(ctx: Ctx, s: CoreServers, roundBase: numb
     title: `3. imagegate, uncached policy-only decisions (every request a new image ${UNIQUE_PREFIX}<n>:1.<n>)`,
     status: 'measured',
     notes: [
-      'Every review is a decision-cache miss; the cache fills to maxEntries and then evicts the oldest entry on every insert.',
+      'Every review is a decision-cache miss: parsed and evaluated. The cache stores each decision until it holds maxEntries (reached in the first round); ' +
+        'from then on a policy-only decision is stored only on its second sight (decision-cache.ts), so these one-off reviews no longer insert or evict.',
       ...versusBaselineNote('every image new', igRuns!, baseRuns),
     ],
     rows: [floorRow, igRow, ...(baseRuns ? [summarize('baseline build, every image new', baseRuns, { label: 'floor', runs: floorRuns! })] : [])],

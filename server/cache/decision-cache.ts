@@ -1,19 +1,35 @@
+import { Doorkeeper } from './doorkeeper';
 import { TtlCache } from './ttl-cache';
+
+/** What a decision cost to make: `lookups` (registry or trust-server answers) or `policy` only. */
+export type RemakeCost = 'lookups' | 'policy';
 
 /**
  * Review decisions keyed by (policy generation, namespace, images, relevant annotations)
  * (config.md "Caching"). A new generation replaces the whole cache: no decision made under an old
  * policy is ever served after a reload, and the new policy's maxEntries takes effect.
+ *
+ * Admission (docs/architecture.md "Decisions worth knowing"): while the cache has room every
+ * decision is stored. Once it is full, storing one evicts the oldest, so a decision made by policy
+ * rules alone (a few µs to make again) is stored only on the second time its key is seen
+ * (a TinyLFU doorkeeper, doorkeeper.ts). A flood of one-off reviews (unique tags from CI, or an
+ * attacker creating pods with random references) then neither pushes out the decisions that cost
+ * registry lookups nor pays an insert, an eviction and the garbage collection of an entry that is
+ * never read (a third of an uncached review's cost on a full cache, BENCHMARKS.md). Decisions that
+ * needed lookups are always stored. Whether stored or not, the answer is the same: a policy-only
+ * decision depends on nothing but the key.
  */
 export class DecisionCache<V> {
   private generation = -1;
   private cache: TtlCache<V> | undefined;
+  private doorkeeper: Doorkeeper | undefined;
 
   /** The cache for `generation`, replacing the old one when the policy changed. */
   private forGeneration(generation: number, maxEntries: number): TtlCache<V> {
     if (this.generation !== generation || !this.cache) {
       this.cache?.close();
       this.cache = new TtlCache<V>(maxEntries);
+      this.doorkeeper = undefined; // made when the new cache first fills
       this.generation = generation;
     }
     return this.cache;
@@ -23,9 +39,16 @@ export class DecisionCache<V> {
     return this.forGeneration(generation, maxEntries).get(key);
   }
 
-  set(generation: number, maxEntries: number, key: string, value: V, ttlSeconds: number): void {
+  set(generation: number, maxEntries: number, key: string, value: V, ttlSeconds: number, cost: RemakeCost): void {
     if (generation !== this.generation && this.generation > generation) return; // a late answer from an old policy
-    this.forGeneration(generation, maxEntries).set(key, value, ttlSeconds);
+    const cache = this.forGeneration(generation, maxEntries);
+    if (cost === 'policy' && cache.full && !this.admitCheap(key, maxEntries)) return;
+    cache.set(key, value, ttlSeconds);
+  }
+
+  private admitCheap(key: string, maxEntries: number): boolean {
+    this.doorkeeper ??= new Doorkeeper(maxEntries);
+    return this.doorkeeper.seenBefore(key);
   }
 
   get size(): number {

@@ -57,6 +57,11 @@ export class TtlCache<V> {
     return this.cache.keys().length;
   }
 
+  /** True when the next new key will evict the oldest one. */
+  get full(): boolean {
+    return this.live.size >= this.maxEntries;
+  }
+
   clear(): void {
     this.cache.flushAll();
     this.live.clear();

@@ -1,6 +1,6 @@
 import type { ReviewRequest } from '../imagereview/wire-types';
 import type { CompiledPolicy } from '../policy/compiled-policy';
-import { DecisionCache, decisionKey } from '../cache/decision-cache';
+import { DecisionCache, decisionKey, type RemakeCost } from '../cache/decision-cache';
 import { AUDIT_REQUIRED_KEY, AuditAnnotations } from './audit-annotations';
 import { breakGlassJustification, breakGlassKeyPart } from './break-glass';
 import { startDeadline } from './deadline';
@@ -52,7 +52,8 @@ export class Decider {
    * review none of whose images needs a lookup (policy-only rules), are returned as they are, not
    * as a promise, so the server answers them in the turn the body arrived, with no promise or
    * microtask (BENCHMARKS.md). Otherwise the promise of the decision. Fresh decisions are cached
-   * when their TTL allows.
+   * when their TTL allows (and, once the cache is full, a policy-only one on its second sight:
+   * decision-cache.ts).
    */
   decideNow(request: ReviewRequest, policy: CompiledPolicy): ReviewDecision | Promise<ReviewDecision> {
     const key = decisionKey(
@@ -65,13 +66,14 @@ export class Decider {
     this.observer.cacheUsed('decision', cached !== undefined);
     if (cached) return { ...cached, cacheHit: true };
     const fresh = this.decideUncachedNow(request, policy);
-    if (fresh instanceof Promise) return fresh.then((decision) => this.remember(policy, key, decision));
-    return this.remember(policy, key, fresh);
+    // A promise means some image needed a lookup (evaluateImageNow); otherwise policy rules alone decided.
+    if (fresh instanceof Promise) return fresh.then((decision) => this.remember(policy, key, decision, 'lookups'));
+    return this.remember(policy, key, fresh, 'policy');
   }
 
-  private remember(policy: CompiledPolicy, key: string, decision: ReviewDecision): ReviewDecision {
+  private remember(policy: CompiledPolicy, key: string, decision: ReviewDecision, cost: RemakeCost): ReviewDecision {
     const ttl = cacheTtl(decision, policy);
-    if (ttl > 0) this.cache.set(policy.generation, policy.cache.maxEntries, key, decision, ttl);
+    if (ttl > 0) this.cache.set(policy.generation, policy.cache.maxEntries, key, decision, ttl, cost);
     return decision;
   }
 

@@ -262,3 +262,66 @@ verifiers:
     assert.equal(d.images[0]!.code, 'SIGNATURE_NOT_FOUND');
   });
 });
+
+describe('decision cache admission when full', () => {
+  const SMALL = `registries: [docker.io, ghcr.io]
+rules:
+  - name: tagged
+    images: ["docker.io/**"]
+    requireDigest: false
+  - name: resolved
+    images: ["ghcr.io/**"]
+    requireDigest: false
+    resolveTags: true
+cache:
+  maxEntries: 2
+`;
+  const hit = async (decider: Decider, p: ReturnType<typeof policy>, image: string) => (await decider.decide(review([image]), p)).cacheHit;
+
+  it('stores every decision while there is room', async () => {
+    const decider = new Decider();
+    const p = policy(SMALL);
+    assert.equal(await hit(decider, p, 'a:1'), false);
+    assert.equal(await hit(decider, p, 'b:1'), false);
+    assert.equal(await hit(decider, p, 'a:1'), true);
+    assert.equal(await hit(decider, p, 'b:1'), true);
+  });
+
+  it('stores a policy-only decision into a full cache on its second sight, evicting the oldest', async () => {
+    const decider = new Decider();
+    const p = policy(SMALL);
+    await decider.decide(review(['a:1']), p);
+    await decider.decide(review(['b:1']), p);
+    assert.equal(await hit(decider, p, 'c:1'), false); // first sight: answered, not stored
+    assert.equal(await hit(decider, p, 'a:1'), true); // so nothing was evicted for it
+    assert.equal(await hit(decider, p, 'c:1'), false); // second sight: stored, a (the oldest) evicted
+    assert.equal(await hit(decider, p, 'c:1'), true);
+    assert.equal(await hit(decider, p, 'b:1'), true);
+    assert.equal(await hit(decider, p, 'a:1'), false);
+  });
+
+  it('always stores a decision that needed lookups, evicting the oldest', async () => {
+    let resolved = 0;
+    const l: ImageLookups = { resolveTag: async () => { resolved++; return DIGEST; }, verify: async () => {} };
+    const decider = new Decider({ lookups: l });
+    const p = policy(SMALL);
+    await decider.decide(review(['a:1']), p);
+    await decider.decide(review(['b:1']), p);
+    assert.equal(await hit(decider, p, 'ghcr.io/acme/api:1'), false);
+    assert.equal(await hit(decider, p, 'ghcr.io/acme/api:1'), true);
+    assert.equal(resolved, 1);
+    assert.equal(await hit(decider, p, 'b:1'), true);
+    assert.equal(await hit(decider, p, 'a:1'), false);
+  });
+
+  it('answers the same whether a decision is stored or not', async () => {
+    const decider = new Decider();
+    const p = policy(`${SMALL.replace('maxEntries: 2', 'maxEntries: 1')}`);
+    await decider.decide(review(['a:1']), p);
+    for (const image of ['docker.io/bad:1', 'quay.io/x:1', 'b:1', 'quay.io/x:1', 'docker.io/bad:1', 'b:1']) {
+      const fresh = await new Decider().decide(review([image]), p);
+      const d = await decider.decide(review([image]), p);
+      assert.deepEqual({ ...d, cacheHit: false }, fresh, image);
+    }
+  });
+});

@@ -1,0 +1,64 @@
+/**
+ * Remembers, approximately and in a fixed number of bytes, which keys were offered recently: the
+ * "doorkeeper" of TinyLFU (Einziger, Friedman, Manes, "TinyLFU: A Highly Efficient Cache Admission
+ * Policy", 2017, §3.4.2), used by the decision cache to admit a cheap-to-remake entry into a full
+ * cache only on its second sight (decision-cache.ts).
+ *
+ * A bit set indexed by a 32-bit FNV-1a hash of the key. No key is kept, so a flood of distinct
+ * keys costs no memory and no garbage collection. A collision makes a first sight look like a
+ * second one: the entry is then admitted at once, which is what the cache did before it had a
+ * doorkeeper, so a false positive costs a little work and is never wrong. There are no false
+ * negatives between resets. After 2 × capacity marks the set is cleared (TinyLFU's reset), so
+ * "seen" means "seen among the last ~2 × capacity first sights" and the false-positive rate stays
+ * below 2 × capacity / bits ≤ 1/8.
+ */
+export class Doorkeeper {
+  private readonly bits: Uint32Array;
+  private readonly mask: number;
+  private readonly resetAfter: number;
+  private marks = 0;
+
+  constructor(capacity: number) {
+    // 16 bits per entry of capacity, a power of two (a mask instead of a modulo), 1 KiB … 2 MiB.
+    const wanted = Math.min(Math.max(16 * Math.max(1, capacity), 1 << 13), 1 << 24);
+    const size = 2 ** Math.ceil(Math.log2(wanted));
+    this.bits = new Uint32Array(size >>> 5);
+    this.mask = size - 1;
+    this.resetAfter = 2 * Math.max(1, capacity);
+  }
+
+  /** True if `key` was offered before (since the last reset); otherwise remembers it and says false. */
+  seenBefore(key: string): boolean {
+    const h = hash(key) & this.mask;
+    const word = h >>> 5;
+    const bit = 1 << (h & 31);
+    const w = this.bits[word] as number;
+    if ((w & bit) !== 0) return true;
+    if (++this.marks > this.resetAfter) {
+      this.bits.fill(0);
+      this.marks = 1;
+    }
+    this.bits[word] = (this.bits[word] as number) | bit;
+    return false;
+  }
+}
+
+/**
+ * FNV-1a over the UTF-16 code units (http://www.isthe.com/chongo/tech/comp/fnv/), then
+ * MurmurHash3's fmix32 finaliser: FNV's multiply carries a change in the last characters only
+ * towards the high bits, and the set is indexed by the low ones (keys that differ in their last
+ * digits collided three times too often without it).
+ */
+function hash(s: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < s.length; i++) {
+    h ^= s.charCodeAt(i);
+    h = Math.imul(h, 0x01000193);
+  }
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b);
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35);
+  h ^= h >>> 16;
+  return h >>> 0;
+}
