@@ -15,9 +15,9 @@ export type RemakeCost = 'lookups' | 'policy';
  * (a TinyLFU doorkeeper, doorkeeper.ts). A flood of one-off reviews (unique tags from CI, or an
  * attacker creating pods with random references) then neither pushes out the decisions that cost
  * registry lookups nor pays an insert, an eviction and the garbage collection of an entry that is
- * never read (a third of an uncached review's cost on a full cache, BENCHMARKS.md). Decisions that
- * needed lookups are always stored. Whether stored or not, the answer is the same: a policy-only
- * decision depends on nothing but the key.
+ * never read (a few per cent of a one-off review's CPU in paired runs, BENCHMARKS.md item 17).
+ * Decisions that needed lookups are always stored. Whether stored or not, the answer is the same:
+ * a policy-only decision depends on nothing but the key.
  */
 export class DecisionCache<V> {
   private generation = -1;

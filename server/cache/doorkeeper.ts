@@ -1,7 +1,7 @@
 /**
  * Remembers, approximately and in a fixed number of bytes, which keys were offered recently: the
  * "doorkeeper" of TinyLFU (Einziger, Friedman, Manes, "TinyLFU: A Highly Efficient Cache Admission
- * Policy", 2017, §3.4.2), used by the decision cache to admit a cheap-to-remake entry into a full
+ * Policy", ACM Transactions on Storage, 2017), used by the decision cache to admit a cheap-to-remake entry into a full
  * cache only on its second sight (decision-cache.ts).
  *
  * A Bloom filter (two bits per key, from a 32-bit hash of it) over 32 bits per entry of capacity.
