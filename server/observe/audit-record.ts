@@ -95,10 +95,23 @@ const partsOf = new DecisionMemo<SerialisedParts>((d) => {
       `,"step":${JSON.stringify(v.step)},"code":${JSON.stringify(v.code)},"reason":${reason === null ? 'null' : JSON.stringify(reason)}}`;
   }
   return {
-    middle: `,"allowed":${d.allowed ? 'true' : 'false'},"reason":${stringOrNull(d.reason)},"policyGeneration":${numberJson(d.generation)}`,
-    tail: `,"breakGlass":${stringOrNull(d.breakGlass)},"auditAnnotations":${JSON.stringify(d.auditAnnotations)},"images":[${images}]}`,
+    middle: flattened(`,"allowed":${d.allowed ? 'true' : 'false'},"reason":${stringOrNull(d.reason)},"policyGeneration":${numberJson(d.generation)}`),
+    tail: flattened(`,"breakGlass":${stringOrNull(d.breakGlass)},"auditAnnotations":${JSON.stringify(d.auditAnnotations)},"images":[${images}]}`),
   };
 });
+
+/**
+ * `s`, flattened in place. V8 keeps a string built with `+` as a tree of its pieces, and each log
+ * batch that contains it walks that tree again when the batch is written; a memoised part is
+ * written with every review of its cached decision, so it is flattened once, here. Converting a
+ * string to a number flattens it first (the trick of the `flatstr` package that pino used for
+ * its log lines); the number is discarded. In an isolated loop: ~0.3 µs less per cached review's
+ * record (BENCHMARKS.md item 18). If V8 stopped doing this it would only be slower, never wrong.
+ */
+function flattened(s: string): string {
+  Number(s);
+  return s;
+}
 
 function stringOrNull(s: string | undefined): string {
   return s === undefined ? 'null' : JSON.stringify(s);
