@@ -22,29 +22,32 @@ export interface ServeSettings {
 const LOG_LEVELS: readonly LogLevel[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
 type Env = Readonly<Record<string, string | undefined>>;
 
+/** `serve`'s options for parseArgs (imagegate's spellings; kube-image-bouncer's are rewritten to these first). */
+const SERVE_OPTIONS = {
+  config: { type: 'string' },
+  host: { type: 'string' },
+  port: { type: 'string', short: 'p' },
+  cert: { type: 'string', short: 'c' },
+  key: { type: 'string', short: 'k' },
+  'client-ca': { type: 'string' },
+  insecure: { type: 'boolean' },
+  'log-level': { type: 'string' },
+  'registry-whitelist': { type: 'string' },
+  workers: { type: 'string' },
+} as const;
+
 /**
  * `serve` flags and their environment twins (interfaces.md "Command line"). kube-image-bouncer's
  * flags and BOUNCER_* variables are mapped here and nowhere else (style.md cli/args.ts):
- * `--cert/-c`, `--key/-k`, `--port/-p`, `--registry-whitelist`, `--debug`; its certificate
- * variable is BOUNCER_CERTIFICATE (BOUNCER_CERT is accepted too). Flags win over IMAGEGATE_*,
- * which win over BOUNCER_*.
+ * `--cert/-c`, `--key/-k`, `--port/-p`, `--registry-whitelist`, `--debug`, in every spelling its
+ * flag parser accepted (bouncerSpellings); its certificate variable is BOUNCER_CERTIFICATE
+ * (BOUNCER_CERT is accepted too). Flags win over IMAGEGATE_*, which win over BOUNCER_*.
  */
 export function parseServeArgs(argv: readonly string[], env: Env): ServeSettings {
+  const bouncer = bouncerSpellings(argv);
   const { values, positionals } = parseArgs({
-    args: [...argv],
-    options: {
-      config: { type: 'string' },
-      host: { type: 'string' },
-      port: { type: 'string', short: 'p' },
-      cert: { type: 'string', short: 'c' },
-      key: { type: 'string', short: 'k' },
-      'client-ca': { type: 'string' },
-      insecure: { type: 'boolean' },
-      'log-level': { type: 'string' },
-      'registry-whitelist': { type: 'string' },
-      debug: { type: 'boolean' },
-      workers: { type: 'string' },
-    },
+    args: bouncer.args,
+    options: SERVE_OPTIONS,
     strict: true,
     allowPositionals: true,
   });
@@ -67,8 +70,12 @@ export function parseServeArgs(argv: readonly string[], env: Env): ServeSettings
   if (clientCA !== undefined && cert === undefined) {
     throw new UsageError('--client-ca needs --cert and --key: client certificates only exist over TLS');
   }
-  const debug = values.debug ?? parseBool(pick(undefined, 'BOUNCER_DEBUG'), 'BOUNCER_DEBUG') ?? false;
-  const logLevel = (pick(values['log-level'], 'IMAGEGATE_LOG_LEVEL') ?? (debug ? 'debug' : 'info')) as LogLevel;
+  // --log-level, then --debug (a flag), then IMAGEGATE_LOG_LEVEL, then BOUNCER_DEBUG (unless --debug=false).
+  const bouncerDebug = bouncer.debug ?? parseBool(pick(undefined, 'BOUNCER_DEBUG'), 'BOUNCER_DEBUG') ?? false;
+  const logLevel = (values['log-level'] ??
+    (bouncer.debug === true ? 'debug' : undefined) ??
+    pick(undefined, 'IMAGEGATE_LOG_LEVEL') ??
+    (bouncerDebug ? 'debug' : 'info')) as LogLevel;
   if (!LOG_LEVELS.includes(logLevel)) {
     throw new UsageError(`--log-level must be one of ${LOG_LEVELS.join(', ')}, found "${logLevel}"`);
   }
@@ -100,6 +107,67 @@ export function parseServeArgs(argv: readonly string[], env: Env): ServeSettings
     );
   }
   return settings;
+}
+
+/** kube-image-bouncer's flag names (its urfave/cli v1 `Name: "cert, c"` lists) → imagegate's option. */
+const BOUNCER_FLAGS: ReadonlyMap<string, 'cert' | 'key' | 'port' | 'registry-whitelist' | 'debug'> = new Map([
+  ['cert', 'cert'],
+  ['c', 'cert'],
+  ['key', 'key'],
+  ['k', 'key'],
+  ['port', 'port'],
+  ['p', 'port'],
+  ['registry-whitelist', 'registry-whitelist'],
+  ['debug', 'debug'],
+] as const);
+
+/**
+ * kube-image-bouncer parsed its flags with Go's `flag` package (urfave/cli v1): any of its names
+ * with one dash or two, `-name value` or `-name=value`, and `-debug=true|false` for its boolean
+ * (https://pkg.go.dev/flag, "Command line flag syntax"). Node's parseArgs reads `-cert` as `-c`
+ * with the value "ert", `-c=/x` as the value "=/x", and refuses `--debug=true`; so that manifests
+ * written for it keep working unchanged (interfaces.md), its names in those spellings are
+ * rewritten to `--name=value` before parsing. `--debug` in any spelling is taken out and returned
+ * (true, false, or undefined when absent). imagegate's own flags are left as they are, and so is
+ * the value that follows one of them (`--host -p` keeps "-p" as the host, as Go would).
+ */
+function bouncerSpellings(argv: readonly string[]): { args: string[]; debug: boolean | undefined } {
+  const args: string[] = [];
+  let debug: boolean | undefined;
+  for (let i = 0; i < argv.length; i++) {
+    const token = argv[i] as string;
+    if (token === '--') {
+      args.push(...argv.slice(i));
+      break;
+    }
+    const m = /^--?([a-z][a-z-]*)(?:=([\s\S]*))?$/.exec(token);
+    const name = m ? BOUNCER_FLAGS.get(m[1] as string) : undefined;
+    if (m === null || name === undefined) {
+      args.push(token);
+      // The value of one of imagegate's string options is never read as a flag.
+      const own = m !== null && m[2] === undefined ? ownStringOption(token) : false;
+      if (own && i + 1 < argv.length) args.push(argv[++i] as string);
+      continue;
+    }
+    const value = m[2];
+    if (name === 'debug') {
+      debug = value === undefined ? true : parseBool(value, '--debug');
+    } else if (value !== undefined) {
+      args.push(`--${name}=${value}`);
+    } else if (i + 1 < argv.length) {
+      args.push(`--${name}=${argv[++i] as string}`); // Go takes the next argument whatever it looks like
+    } else {
+      args.push(`--${name}`); // parseArgs reports the missing value
+    }
+  }
+  return { args, debug };
+}
+
+/** `--config`, `--host`, … : an imagegate option that takes a value in the next argument. */
+function ownStringOption(token: string): boolean {
+  if (!token.startsWith('--')) return false;
+  const option = (SERVE_OPTIONS as Record<string, { type: string }>)[token.slice(2)];
+  return Object.hasOwn(SERVE_OPTIONS, token.slice(2)) && option?.type === 'string';
 }
 
 /** kube-image-bouncer splits on "," only; entries are trimmed and empty ones dropped. */

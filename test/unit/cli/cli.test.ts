@@ -177,6 +177,36 @@ describe('parseServeArgs', () => {
     assert.equal(parseServeArgs([], { IMAGEGATE_PORT: '1', BOUNCER_PORT: '2' }).port, 1);
     assert.equal(parseServeArgs(['--port', '3'], { IMAGEGATE_PORT: '1' }).port, 3);
   });
+  it("reads kube-image-bouncer's flags in every spelling Go's flag package accepted", () => {
+    const pick = (s: ReturnType<typeof parseServeArgs>) => [s.cert, s.key, s.port, s.registryWhitelist, s.logLevel];
+    const want = ['/t/tls.crt', '/t/tls.key', 8443, ['docker.io'], 'debug'];
+    for (const argv of [
+      ['-cert=/t/tls.crt', '-key', '/t/tls.key', '-port=8443', '-registry-whitelist', 'docker.io', '-debug'],
+      ['--cert', '/t/tls.crt', '--key=/t/tls.key', '--port', '8443', '--registry-whitelist=docker.io', '--debug=true'],
+      ['-c=/t/tls.crt', '-k=/t/tls.key', '-p=8443', '--registry-whitelist', 'docker.io', '-debug=1'],
+      ['--c', '/t/tls.crt', '--k', '/t/tls.key', '--p=8443', '-registry-whitelist=docker.io', '--debug'],
+      ['-c', '/t/tls.crt', '-k/t/tls.key', '-p8443', '--registry-whitelist', 'docker.io', '--debug'],
+    ]) {
+      assert.deepEqual(pick(parseServeArgs(argv, {})), want, argv.join(' '));
+    }
+    // Go gives a string flag the next argument whatever it looks like.
+    assert.equal(parseServeArgs(['--cert', '-odd.pem', '--key', 'k'], {}).cert, '-odd.pem');
+    assert.throws(() => parseServeArgs(['--debug=maybe'], {}), UsageError);
+    assert.throws(() => parseServeArgs(['--cert'], {}), /argument missing/);
+  });
+  it('leaves the value of an imagegate option alone, even when it looks like a kube-image-bouncer flag', () => {
+    assert.equal(parseServeArgs(['--config', 'p.yaml', '-p', '9'], {}).port, 9);
+    // Not rewritten into --port: parseArgs still sees "--config -p" and refuses it as before.
+    assert.throws(() => parseServeArgs(['--config', '-p', '9'], {}), /argument is ambiguous/);
+    assert.equal(parseServeArgs(['--config=-p', '-p', '9'], {}).configFile, '-p');
+  });
+  it('lets --debug (a flag) win over IMAGEGATE_LOG_LEVEL, and --debug=false switch off BOUNCER_DEBUG', () => {
+    assert.equal(parseServeArgs(['--debug'], { IMAGEGATE_LOG_LEVEL: 'warn' }).logLevel, 'debug');
+    assert.equal(parseServeArgs(['--log-level', 'warn', '--debug'], {}).logLevel, 'warn');
+    assert.equal(parseServeArgs([], { IMAGEGATE_LOG_LEVEL: 'warn', BOUNCER_DEBUG: 'true' }).logLevel, 'warn');
+    assert.equal(parseServeArgs(['--debug=false'], { BOUNCER_DEBUG: 'true' }).logLevel, 'info');
+    assert.equal(parseServeArgs([], { BOUNCER_DEBUG: 'true' }).logLevel, 'debug');
+  });
   it('refuses plain HTTP off loopback without --insecure', () => {
     assert.throws(() => parseServeArgs(['--host', '0.0.0.0'], {}), UsageError);
     assert.equal(parseServeArgs(['--host', '0.0.0.0', '--insecure'], {}).insecure, true);
