@@ -165,9 +165,8 @@ function bouncerSpellings(argv: readonly string[]): { args: string[]; debug: boo
 
 /** `--config`, `--host`, … : an imagegate option that takes a value in the next argument. */
 function ownStringOption(token: string): boolean {
-  if (!token.startsWith('--')) return false;
-  const option = (SERVE_OPTIONS as Record<string, { type: string }>)[token.slice(2)];
-  return Object.hasOwn(SERVE_OPTIONS, token.slice(2)) && option?.type === 'string';
+  const name = token.slice(2);
+  return token.startsWith('--') && Object.hasOwn(SERVE_OPTIONS, name) && SERVE_OPTIONS[name as keyof typeof SERVE_OPTIONS].type === 'string';
 }
 
 /** kube-image-bouncer splits on "," only; entries are trimmed and empty ones dropped. */
