@@ -6,6 +6,7 @@ import { ConfigError } from '../errors';
 import { createApp } from '../http/app';
 import type { AppDeps } from '../http/app-deps';
 import { createRequestListener } from '../http/review-listener';
+import { ReviewMemo } from '../http/review-memo';
 import { gracefulClose } from '../http/shutdown';
 import { httpsServerOptions, watchTlsFiles, type TlsFiles } from '../http/tls';
 import { createLogger, type Logger } from '../observe/logger';
@@ -88,6 +89,7 @@ export async function startServer(settings: ServeSettings, logger: Logger): Prom
     currentPolicy: () => store.current(),
     metrics,
     logger,
+    reviewMemo: new ReviewMemo(),
     requireClientCert: settings.clientCA !== undefined,
     readiness: () => {
       const problems = unreadableTrustFiles(store.current());

@@ -53,15 +53,9 @@ export class Decider {
    * as a promise, so the server answers them in the turn the body arrived, with no promise or
    * microtask (BENCHMARKS.md). Otherwise the promise of the decision. Fresh decisions are cached
    * when their TTL allows (and, once the cache is full, a policy-only one on its second sight:
-   * decision-cache.ts).
+   * decision-cache.ts). `key` must be `keyFor(request, policy)`; it is made here when not given.
    */
-  decideNow(request: ReviewRequest, policy: CompiledPolicy): ReviewDecision | Promise<ReviewDecision> {
-    const key = decisionKey(
-      policy.generation,
-      request.namespace,
-      request.images,
-      breakGlassKeyPart(policy, request.annotations),
-    );
+  decideNow(request: ReviewRequest, policy: CompiledPolicy, key: string = this.keyFor(request, policy)): ReviewDecision | Promise<ReviewDecision> {
     const cached = this.cache.get(policy.generation, policy.cache.maxEntries, key);
     this.observer.cacheUsed('decision', cached !== undefined);
     if (cached) return { ...cached, cacheHit: true };
@@ -69,6 +63,15 @@ export class Decider {
     // A promise means some image needed a lookup (evaluateImageNow); otherwise policy rules alone decided.
     if (fresh instanceof Promise) return fresh.then((decision) => this.remember(policy, key, decision, 'lookups'));
     return this.remember(policy, key, fresh, 'policy');
+  }
+
+  /**
+   * The decision-cache key of `request` under `policy` (decision-cache.ts decisionKey): what
+   * `decideNow` uses when it is given none. A caller that has the key of this very request and
+   * policy generation already (http/review-memo.ts) passes it instead of making it again.
+   */
+  keyFor(request: ReviewRequest, policy: CompiledPolicy): string {
+    return decisionKey(policy.generation, request.namespace, request.images, breakGlassKeyPart(policy, request.annotations));
   }
 
   private remember(policy: CompiledPolicy, key: string, decision: ReviewDecision, cost: RemakeCost): ReviewDecision {

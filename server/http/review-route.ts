@@ -116,18 +116,38 @@ class ReviewRun implements BodyReceiver {
         sink.answer(rejected(deps, readError, identity));
         return;
       }
+      const text = (body as Buffer).toString('utf8');
+      // A body seen before whose decision was cached: its decoding and key, not made again (review-memo.ts).
+      const memo = deps.reviewMemo.get(text);
       let request: ReviewRequest;
-      try {
-        request = decodeReview(parseReviewJson(body as Buffer));
-      } catch (err) {
-        if (!(err instanceof DecodeError)) throw err;
-        sink.answer(rejected(deps, err, identity));
-        return;
+      if (memo !== undefined) {
+        request = memo.request;
+      } else {
+        try {
+          request = decodeReview(parseReviewJson(text));
+        } catch (err) {
+          if (!(err instanceof DecodeError)) throw err;
+          sink.answer(rejected(deps, err, identity));
+          return;
+        }
       }
       const policy = deps.currentPolicy();
       let decided: ReviewDecision | Promise<ReviewDecision>;
       try {
-        decided = deps.decider.decideNow(request, policy);
+        let key: string;
+        if (memo === undefined) {
+          key = deps.decider.keyFor(request, policy);
+        } else if (memo.keyGeneration === policy.generation) {
+          key = memo.key;
+        } else {
+          key = memo.key = deps.decider.keyFor(request, policy);
+          memo.keyGeneration = policy.generation;
+        }
+        decided = deps.decider.decideNow(request, policy, key);
+        // Remembered once its decision is a cache hit: a one-off review stores nothing here.
+        if (memo === undefined && !(decided instanceof Promise) && decided.cacheHit) {
+          deps.reviewMemo.remember(text, request, policy.generation, key);
+        }
       } catch (err) {
         decided = Promise.reject(err);
       }

@@ -13,6 +13,7 @@ import { Decider } from '../../../server/decision/decide-review';
 import { createApp } from '../../../server/http/app';
 import type { AppDeps } from '../../../server/http/app-deps';
 import { createRequestListener } from '../../../server/http/review-listener';
+import { ReviewMemo } from '../../../server/http/review-memo';
 import { createLogger } from '../../../server/observe/logger';
 import { Metrics } from '../../../server/observe/metrics';
 import { loadPolicyText } from '../../../server/policy/load';
@@ -32,10 +33,10 @@ describe('review listener: bugs are 200 denies, aborted bodies are harmless', ()
   const decider = new Decider();
   let fault: 'none' | 'throw' | 'reject' | 'policy' = 'none';
   const original = decider.decideNow.bind(decider);
-  decider.decideNow = (request, policy) => {
+  decider.decideNow = (request, policy, key) => {
     if (fault === 'throw') throw new Error('injected synchronous bug');
     if (fault === 'reject') return Promise.reject(new Error('injected asynchronous bug'));
-    return original(request, policy);
+    return original(request, policy, key);
   };
   const metrics = new Metrics(false);
   const deps: AppDeps = {
@@ -46,6 +47,7 @@ describe('review listener: bugs are 200 denies, aborted bodies are harmless', ()
     },
     metrics,
     logger: createLogger('info', { write: (line: string) => void records.push(JSON.parse(line) as Record<string, unknown>) }),
+    reviewMemo: new ReviewMemo(),
     requireClientCert: false,
     readiness: () => ({ ready: true, problems: [] }),
   };
