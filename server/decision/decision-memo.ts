@@ -15,12 +15,13 @@ import type { ImageVerdict } from './image-verdict';
 export class DecisionMemo<T> {
   private readonly byVerdicts = new WeakMap<readonly ImageVerdict[], { readonly of: ReviewDecision; readonly value: T }>();
 
-  constructor(private readonly make: (d: ReviewDecision) => T) {}
+  /** `make(d, kept)`: `kept` is true when the value will be kept for later hits (worth more work up front). */
+  constructor(private readonly make: (d: ReviewDecision, kept: boolean) => T) {}
 
   get(d: ReviewDecision): T {
     const known = this.byVerdicts.get(d.images);
     if (known !== undefined && sameOutcome(known.of, d)) return known.value;
-    const value = this.make(d);
+    const value = this.make(d, d.cacheHit);
     if (d.cacheHit) this.byVerdicts.set(d.images, { of: d, value });
     return value;
   }

@@ -1,15 +1,15 @@
-import { randomUUID } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import type { Context } from 'hono';
 import type { HttpBindings } from '@hono/node-server';
 import { DecodeError } from '../errors';
 import { decodeReview, parseReviewJson } from '../imagereview/decode';
-import { encodeReview } from '../imagereview/encode';
+import { encodeReview, type StatusToEncode } from '../imagereview/encode';
 import type { ReviewDecision } from '../decision/decide-review';
 import { DecisionMemo } from '../decision/decision-memo';
 import type { ReviewRequest } from '../imagereview/wire-types';
 import { buildDecisionRecord, decisionRecordJson } from '../observe/audit-record';
 import { decisionJsonWriter } from '../observe/logger';
+import { newRequestId } from '../observe/request-id';
 import { clientIdentity, type ClientIdentity } from './client-identity';
 import { MAX_BODY_BYTES, checkContentType, readBodyCappedTo, type BodyReceiver } from './request-limits';
 import type { AppDeps } from './app-deps';
@@ -183,7 +183,7 @@ function answerDecision(deps: AppDeps, started: bigint, identity: ClientIdentity
   const seconds = Number(process.hrtime.bigint() - started) / 1e9;
   deps.metrics.countReview(decision.allowed ? 'allowed' : 'denied');
   deps.metrics.reviewDuration.observe(seconds);
-  const facts = { requestId: randomUUID(), clientSubject: identity.subject, namespace: request.namespace, durationMs: seconds * 1000 };
+  const facts = { requestId: newRequestId(), clientSubject: identity.subject, namespace: request.namespace, durationMs: seconds * 1000 };
   if (decision.breakGlass !== undefined || decision.images.some((v) => v.audited || v.failedOpen)) {
     // Break-glass, audit-mode violations and failed-open lookups are logged at warn level
     // (config.md "Audit mode", "Break-glass"; failurePolicy "open is logged loudly").
@@ -199,9 +199,23 @@ function answerDecision(deps: AppDeps, started: bigint, identity: ClientIdentity
 
 /** The ImageReview answer's JSON and its byte length, made once per cached decision (it is the same every time). */
 const reviewJson = new DecisionMemo<{ readonly body: string; readonly length: number }>((d) => {
-  const body = JSON.stringify(encodeReview(d));
-  return { body, length: Buffer.byteLength(body) };
+  // Most allowed reviews carry neither a reason nor audit annotations: one answer for all of them.
+  if (d.allowed && !d.reason && isEmpty(d.auditAnnotations)) return PLAIN_ALLOWED;
+  return encodedAnswer(d);
 });
+
+function encodedAnswer(status: StatusToEncode): { readonly body: string; readonly length: number } {
+  const body = JSON.stringify(encodeReview(status));
+  return { body, length: Buffer.byteLength(body) };
+}
+
+/** encodeReview's answer for `allowed: true` with no reason and no audit annotations. */
+const PLAIN_ALLOWED = encodedAnswer({ allowed: true });
+
+function isEmpty(o: Readonly<Record<string, string>>): boolean {
+  for (const _ in o) return false;
+  return true;
+}
 
 /** The Hono route for the review paths (used when a request does not take app.ts's fast path). */
 export function createReviewHandler(deps: AppDeps) {

@@ -63,11 +63,34 @@ export function decisionRecordJson(facts: RequestFacts, d: ReviewDecision): stri
   const ms = Math.round(facts.durationMs * 1000) / 1000;
   return (
     `{"msg":"decision","event":"decision","requestId":${JSON.stringify(facts.requestId)}` +
-    `,"client":${facts.clientSubject === undefined ? 'null' : JSON.stringify(facts.clientSubject)}` +
-    `,"namespace":${JSON.stringify(facts.namespace)}${parts.middle}` +
+    `,"client":${facts.clientSubject === undefined ? 'null' : clientJson.of(facts.clientSubject)}` +
+    `,"namespace":${namespaceJson.of(facts.namespace)}${parts.middle}` +
     `,"cache":${d.cacheHit ? '"hit"' : '"miss"'},"durationMs":${numberJson(ms)}${parts.tail}`
   );
 }
+
+/**
+ * JSON.stringify of the last string given, kept until another comes. A busy server's reviews come
+ * from one apiserver certificate (the same subject string, from client-identity.ts's per-socket
+ * cache) and mostly from a few namespaces (a remembered body's namespace is the same string every
+ * time, http/review-memo.ts): the comparison is then by identity, and JSON.stringify's call costs
+ * more than the short string it writes.
+ */
+class LastJson {
+  private last: string | undefined;
+  private json = '';
+
+  of(s: string): string {
+    if (s !== this.last) {
+      this.json = JSON.stringify(s);
+      this.last = s;
+    }
+    return this.json;
+  }
+}
+
+const clientJson = new LastJson();
+const namespaceJson = new LastJson();
 
 interface SerialisedParts {
   /** `,"allowed":…,"reason":…,"policyGeneration":…` */
@@ -84,7 +107,7 @@ interface SerialisedParts {
  * JSON.stringify(buildDecisionRecord(…)), also over generated hostile strings. Made once per
  * cached decision (DecisionMemo).
  */
-const partsOf = new DecisionMemo<SerialisedParts>((d) => {
+const partsOf = new DecisionMemo<SerialisedParts>((d, kept) => {
   let images = '';
   for (let i = 0; i < d.images.length; i++) {
     const v = d.images[i] as ImageVerdict;
@@ -94,16 +117,17 @@ const partsOf = new DecisionMemo<SerialisedParts>((d) => {
       `,"digest":${stringOrNull(v.digest)},"rule":${stringOrNull(v.rule)},"verdict":"${verdictName(v)}"` +
       `,"step":${JSON.stringify(v.step)},"code":${JSON.stringify(v.code)},"reason":${reason === null ? 'null' : JSON.stringify(reason)}}`;
   }
-  return {
-    middle: flattened(`,"allowed":${d.allowed ? 'true' : 'false'},"reason":${stringOrNull(d.reason)},"policyGeneration":${numberJson(d.generation)}`),
-    tail: flattened(`,"breakGlass":${stringOrNull(d.breakGlass)},"auditAnnotations":${JSON.stringify(d.auditAnnotations)},"images":[${images}]}`),
-  };
+  const middle = `,"allowed":${d.allowed ? 'true' : 'false'},"reason":${stringOrNull(d.reason)},"policyGeneration":${numberJson(d.generation)}`;
+  const tail = `,"breakGlass":${stringOrNull(d.breakGlass)},"auditAnnotations":${JSON.stringify(d.auditAnnotations)},"images":[${images}]}`;
+  // Parts used by one record only are flattened once anyway, with that record's log batch.
+  return kept ? { middle: flattened(middle), tail: flattened(tail) } : { middle, tail };
 });
 
 /**
  * `s`, flattened in place. V8 keeps a string built with `+` as a tree of its pieces, and each log
  * batch that contains it walks that tree again when the batch is written; a memoised part is
- * written with every review of its cached decision, so it is flattened once, here. Converting a
+ * written with every review of its cached decision, so it is flattened once, here (only parts kept
+ * for later hits: a one-off decision's parts would be copied twice). Converting a
  * string to a number flattens it first (the trick of the `flatstr` package that pino used for
  * its log lines); the number is discarded. In an isolated loop: ~0.3 µs less per cached review's
  * record (BENCHMARKS.md item 18). If V8 stopped doing this it would only be slower, never wrong.
