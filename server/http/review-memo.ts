@@ -10,7 +10,11 @@ export interface MemoisedReview {
 
 /** Younger-map capacity: the memo holds at most twice this many bodies. */
 export const REVIEW_MEMO_ENTRIES = 512;
-/** Bodies longer than this (UTF-16 code units) are never remembered: at most 2 × 512 × 4 KiB is held. */
+/**
+ * Bodies longer than this (UTF-16 code units) are never remembered. A real ImageReview is a few
+ * hundred characters (contract.md §3); so at most 1 024 bodies of ≤ 4 096 characters, with their
+ * decoded requests and keys (each about as long as the body), are held: a few MiB at worst.
+ */
 export const REVIEW_MEMO_MAX_BODY_CHARS = 4096;
 
 /**
