@@ -46,6 +46,8 @@ export class ReviewMemo {
   ) {}
 
   get(text: string): MemoisedReview | undefined {
+    // Nothing this long is ever remembered: do not hash it (a body may be up to 1 MiB).
+    if (text.length > this.maxBodyChars) return undefined;
     const recent = this.young.get(text);
     if (recent !== undefined) return recent;
     const older = this.old.get(text);
