@@ -6,18 +6,12 @@
  * method replaced to inject the fault (no real peer can make the decider throw).
  */
 import assert from 'node:assert/strict';
-import { createServer, type Server } from 'node:http';
-import { connect, type AddressInfo } from 'node:net';
+import { connect } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { Decider } from '../../../server/decision/decide-review';
-import { createApp } from '../../../server/http/app';
-import type { AppDeps } from '../../../server/http/app-deps';
-import { createRequestListener } from '../../../server/http/review-listener';
-import { ReviewMemo } from '../../../server/http/review-memo';
-import { createLogger } from '../../../server/observe/logger';
-import { Metrics } from '../../../server/observe/metrics';
 import { loadPolicyText } from '../../../server/policy/load';
 import { imageReview, postReview } from '../../helpers/http-client';
+import { inProcessReviews } from '../../helpers/in-process-reviews';
 
 const POLICY = loadPolicyText(`apiVersion: imagegate/v1
 kind: Policy
@@ -29,7 +23,6 @@ rules:
 `, 'test', 1);
 
 describe('review listener: bugs are 200 denies, aborted bodies are harmless', () => {
-  const records: Record<string, unknown>[] = [];
   const decider = new Decider();
   let fault: 'none' | 'throw' | 'reject' | 'policy' = 'none';
   const original = decider.decideNow.bind(decider);
@@ -38,31 +31,17 @@ describe('review listener: bugs are 200 denies, aborted bodies are harmless', ()
     if (fault === 'reject') return Promise.reject(new Error('injected asynchronous bug'));
     return original(request, policy, key);
   };
-  const metrics = new Metrics(false);
-  const deps: AppDeps = {
-    decider,
-    currentPolicy: () => {
-      if (fault === 'policy') throw new Error('injected bug outside the decider');
-      return POLICY;
-    },
-    metrics,
-    logger: createLogger('info', { write: (line: string) => void records.push(JSON.parse(line) as Record<string, unknown>) }),
-    reviewMemo: new ReviewMemo(),
-    requireClientCert: false,
-    readiness: () => ({ ready: true, problems: [] }),
-  };
-  let server: Server;
+  const reviews = inProcessReviews(decider, () => {
+    if (fault === 'policy') throw new Error('injected bug outside the decider');
+    return POLICY;
+  });
+  const { records, deps } = reviews;
   let url: string;
 
   before(async () => {
-    server = createServer(createRequestListener(deps, createApp(deps)));
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    url = await reviews.start();
   });
-  after(async () => {
-    await new Promise((resolve) => server.close(resolve));
-    decider.close();
-  });
+  after(() => reviews.stop());
 
   it('answers normally without a fault (the harness itself works)', async () => {
     fault = 'none';
@@ -87,7 +66,7 @@ describe('review listener: bugs are 200 denies, aborted bodies are harmless', ()
   }
 
   it('keeps answering after a client closes the connection in the middle of a body', async () => {
-    const port = (server.address() as AddressInfo).port;
+    const port = Number(new URL(url).port);
     await new Promise<void>((resolve, reject) => {
       const socket = connect({ host: '127.0.0.1', port }, () => {
         socket.write('POST /image_policy HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{"kind":"Imag');
@@ -102,7 +81,7 @@ describe('review listener: bugs are 200 denies, aborted bodies are harmless', ()
   });
 
   it('counts every answered review, whatever path it took, once the metrics are scraped', async () => {
-    const text = await metrics.registry.metrics();
+    const text = await deps.metrics.registry.metrics();
     const count = (result: string) => Number(new RegExp(`imagegate_reviews_total\\{result="${result}"\\} (\\d+)`).exec(text)?.[1]);
     assert.equal(count('allowed'), 2);
     // The three injected bugs are denials.

@@ -4,19 +4,13 @@
  * is still decided by the policy in force (a reload re-keys it), and a one-off body is not kept.
  */
 import assert from 'node:assert/strict';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { Decider } from '../../../server/decision/decide-review';
 import type { ReviewRequest } from '../../../server/imagereview/wire-types';
-import { createApp } from '../../../server/http/app';
-import type { AppDeps } from '../../../server/http/app-deps';
-import { createRequestListener } from '../../../server/http/review-listener';
 import { ReviewMemo } from '../../../server/http/review-memo';
-import { createLogger } from '../../../server/observe/logger';
-import { Metrics } from '../../../server/observe/metrics';
 import { loadPolicyText } from '../../../server/policy/load';
 import { imageReview, postReview } from '../../helpers/http-client';
+import { inProcessReviews } from '../../helpers/in-process-reviews';
 
 function request(image: string): ReviewRequest {
   return { images: [image], annotations: {}, namespace: 'default' };
@@ -81,29 +75,14 @@ rules:
   const GEN1 = loadPolicyText(policyText('docker.io'), 'test', 1);
   const GEN2 = loadPolicyText(policyText('quay.io'), 'test', 2);
   let current = GEN1;
-  const records: Record<string, unknown>[] = [];
-  const decider = new Decider();
-  const deps: AppDeps = {
-    decider,
-    currentPolicy: () => current,
-    metrics: new Metrics(false),
-    logger: createLogger('info', { write: (line: string) => void records.push(JSON.parse(line) as Record<string, unknown>) }),
-    reviewMemo: new ReviewMemo(),
-    requireClientCert: false,
-    readiness: () => ({ ready: true, problems: [] }),
-  };
-  let server: Server;
+  const reviews = inProcessReviews(new Decider(), () => current);
+  const { records, deps } = reviews;
   let url: string;
 
   before(async () => {
-    server = createServer(createRequestListener(deps, createApp(deps)));
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    url = await reviews.start();
   });
-  after(async () => {
-    await new Promise((resolve) => server.close(resolve));
-    decider.close();
-  });
+  after(() => reviews.stop());
 
   const body = imageReview(['nginx:1.27'], 'web');
   const decisions = () => records.filter((r) => r.event === 'decision');
