@@ -119,7 +119,7 @@ const partsOf = new DecisionMemo<SerialisedParts>((d, kept) => {
   }
   const middle = `,"allowed":${d.allowed ? 'true' : 'false'},"reason":${stringOrNull(d.reason)},"policyGeneration":${numberJson(d.generation)}`;
   const tail = `,"breakGlass":${stringOrNull(d.breakGlass)},"auditAnnotations":${JSON.stringify(d.auditAnnotations)},"images":[${images}]}`;
-  // Parts used by one record only are flattened once anyway, with that record's log batch.
+  // Parts used by one record only are flattened once anyway, with the whole line (logger.ts decisionJsonWriter).
   return kept ? { middle: flattened(middle), tail: flattened(tail) } : { middle, tail };
 });
 
