@@ -35,8 +35,8 @@ export function createLogger(level: LogLevel, destination: 'stdout' | 'stderr' |
   if (!(dest as { [NEEDS_METADATA]?: unknown })[NEEDS_METADATA]) {
     // pino's own line for these options: {"level":"info","time":"<ISO>","service":"imagegate",<record fields>}
     // `slice(1)` flattens the record into one string. Writing the record without its brace, to
-    // skip that copy, was slower for one-off reviews in two paired runs (every round, 6–18 %;
-    // BENCHMARKS.md "Measured and not shipped"), so this stays as it is.
+    // skip that copy, measured no better in the server (BENCHMARKS.md "Measured and not shipped"),
+    // so this stays as it is.
     decisionWriters.set(logger, (recordJson) => {
       dest.write(`{"level":"info","time":"${isoNow()}","service":"imagegate",${recordJson.slice(1)}\n`);
     });
