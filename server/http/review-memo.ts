@@ -22,7 +22,7 @@ export const REVIEW_MEMO_MAX_BODY_CHARS = 4096;
  *
  * kube-apiserver sends byte-identical ImageReviews for identical pods: every replica of a
  * Deployment has the same images, namespace and forwarded annotations, and Go's encoding/json
- * writes them in a fixed order (contract.md §3). For such a body, parsing the JSON, validating it
+ * writes them with map keys sorted (contract.md §2 "body encoding", §3). For such a body, parsing the JSON, validating it
  * and serialising its decision key again were most of what a cached review cost beyond the floor
  * (BENCHMARKS.md item 19); a body seen before skips all three. The memo stores what `decodeReview`
  * made of that very text, and the decision itself is still looked up in the decision cache under

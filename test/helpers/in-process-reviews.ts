@@ -20,6 +20,7 @@ export interface InProcessReviews {
   readonly records: Record<string, unknown>[];
   /** Listens on 127.0.0.1 and returns the base URL. */
   start(): Promise<string>;
+  /** Closes the server and the decider it was given (its cache's expiry timer). */
   stop(): Promise<void>;
 }
 

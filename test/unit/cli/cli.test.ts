@@ -6,17 +6,11 @@ import { join } from 'node:path';
 import { runImagegate, startImagegate } from '../../helpers/imagegate-process';
 import { imageReview, postReview } from '../../helpers/http-client';
 import { parseServeArgs, UsageError, isLoopback } from '../../../server/cli/args';
+import { TAGGED_DOCKER_IO_POLICY } from '../../helpers/policies';
 
 const dir = mkdtempSync(join(tmpdir(), 'imagegate-cli-'));
 const POLICY = join(dir, 'policy.yaml');
-writeFileSync(POLICY, `apiVersion: imagegate/v1
-kind: Policy
-registries: [docker.io]
-rules:
-  - name: tagged
-    images: ["docker.io/**"]
-    requireDigest: false
-`);
+writeFileSync(POLICY, TAGGED_DOCKER_IO_POLICY);
 const BAD = join(dir, 'bad.yaml');
 writeFileSync(BAD, `apiVersion: imagegate/v1
 kind: Policy

@@ -12,15 +12,9 @@ import { Decider } from '../../../server/decision/decide-review';
 import { loadPolicyText } from '../../../server/policy/load';
 import { imageReview, postReview } from '../../helpers/http-client';
 import { inProcessReviews } from '../../helpers/in-process-reviews';
+import { TAGGED_DOCKER_IO_POLICY } from '../../helpers/policies';
 
-const POLICY = loadPolicyText(`apiVersion: imagegate/v1
-kind: Policy
-registries: [docker.io]
-rules:
-  - name: tagged
-    images: ["docker.io/**"]
-    requireDigest: false
-`, 'test', 1);
+const POLICY = loadPolicyText(TAGGED_DOCKER_IO_POLICY, 'test', 1);
 
 describe('review listener: bugs are 200 denies, aborted bodies are harmless', () => {
   const decider = new Decider();
