@@ -8,6 +8,8 @@ const QUALIFIED_NAME = /^[A-Za-z0-9](?:[-_.A-Za-z0-9]{0,61}[A-Za-z0-9])?$/;
 /** Audit annotation values end up in the audit event; keep each one bounded. */
 const MAX_VALUE_LENGTH = 2048;
 
+const NO_ANNOTATIONS: Readonly<Record<string, string>> = Object.freeze({});
+
 export class AuditAnnotations {
   private readonly entries: Record<string, string> = {};
 
@@ -20,8 +22,9 @@ export class AuditAnnotations {
     return Object.keys(this.entries).length;
   }
 
-  toJSON(): Record<string, string> {
-    return { ...this.entries };
+  /** A copy of the entries; with none, one shared frozen object (most decisions have none and are cached). */
+  toJSON(): Readonly<Record<string, string>> {
+    return this.size === 0 ? NO_ANNOTATIONS : { ...this.entries };
   }
 }
 
