@@ -1,6 +1,7 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { DecisionObserver } from '../decision/ports';
 import { PendingCounts } from './pending-counts';
+import { PlainHistogram } from './plain-histogram';
 
 /**
  * The named metrics of interfaces.md "Metrics". Label values come from closed sets (results,
@@ -16,12 +17,13 @@ export class Metrics {
     collect: (): void => this.pendingReviews.flush(),
   });
   private readonly pendingReviews: PendingCounts<'result'> = new PendingCounts(this.reviews, ['result']);
-  readonly reviewDuration = new Histogram({
-    name: 'imagegate_review_duration_seconds',
-    help: 'Time to answer one ImageReview.',
-    buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
-    registers: [this.registry],
-  });
+  /** Observed once per review: a PlainHistogram, not prom-client's (plain-histogram.ts says why). */
+  readonly reviewDuration = new PlainHistogram(
+    'imagegate_review_duration_seconds',
+    'Time to answer one ImageReview.',
+    [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+    this.registry,
+  );
   readonly imageDecisions: Counter<'rule' | 'result'> = new Counter({
     name: 'imagegate_image_decisions_total',
     help: 'Per-image decisions, by deciding rule ("" when no rule matched) and result.',
