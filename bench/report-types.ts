@@ -30,7 +30,7 @@ export interface BenchSettings {
   baselineNodeFlags: readonly string[] | undefined;
   /** imagegate's V8 heap flags; undefined = the shipped ones (server/cli/node-flags.ts). */
   imagegateNodeFlags: string[] | undefined;
-  /** Write --cpu-prof profiles of imagegate here (scenarios 2 and 3). */
+  /** Write --cpu-prof profiles of the floor, imagegate and the baseline here (scenarios 1–3: floor.cpuprofile, imagegate.cpuprofile, baseline.cpuprofile). */
   cpuProfDir: string | undefined;
   /** Scenario ids to run (default all): floor, cached, uncached, cold, herd, memory, workers. */
   only: string[] | undefined;

@@ -114,13 +114,15 @@ export interface CoreServers {
 }
 
 export async function startCoreServers(ctx: Ctx, policyFile: string): Promise<CoreServers> {
-  const floor = await startServer({ name: 'floor', kind: 'floor', pki: ctx.pki, dir: ctx.dir, cores: ctx.pinning.server });
-  const profiling = ctx.settings.cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${ctx.settings.cpuProfDir}`] : [];
+  // --cpu-prof: every server of the run is profiled, to <dir>/<name>.cpuprofile, so that where
+  // imagegate spends more than the floor can be read function by function.
+  const profiling = (name: string) => (ctx.settings.cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${ctx.settings.cpuProfDir}`, `--cpu-prof-name=${name}.cpuprofile`] : []);
+  const floor = await startServer({ name: 'floor', kind: 'floor', pki: ctx.pki, dir: ctx.dir, cores: ctx.pinning.server, nodeFlags: profiling('floor') });
   const imagegate = await startServer({
-    name: 'imagegate', kind: 'imagegate', imagegateNodeFlags: ctx.settings.imagegateNodeFlags, pki: ctx.pki, dir: ctx.dir, cores: ctx.pinning.server, policyFile, nodeFlags: profiling,
+    name: 'imagegate', kind: 'imagegate', imagegateNodeFlags: ctx.settings.imagegateNodeFlags, pki: ctx.pki, dir: ctx.dir, cores: ctx.pinning.server, policyFile, nodeFlags: profiling('imagegate'),
   });
   const baseline = ctx.settings.baselineRoot
-    ? await startServer({ name: 'baseline', kind: 'imagegate', imagegateNodeFlags: ctx.settings.baselineNodeFlags ?? ctx.settings.imagegateNodeFlags, pki: ctx.pki, dir: ctx.dir, cores: ctx.pinning.server, policyFile, root: ctx.settings.baselineRoot })
+    ? await startServer({ name: 'baseline', kind: 'imagegate', imagegateNodeFlags: ctx.settings.baselineNodeFlags ?? ctx.settings.imagegateNodeFlags, pki: ctx.pki, dir: ctx.dir, cores: ctx.pinning.server, policyFile, root: ctx.settings.baselineRoot, nodeFlags: profiling('baseline') })
     : undefined;
   return { floor, imagegate, baseline };
 }

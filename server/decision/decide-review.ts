@@ -90,7 +90,8 @@ export class Decider {
     const justification = breakGlassJustification(policy, request.annotations, request.namespace);
     const deadline = mayLookUp(policy) ? startDeadline(policy.timeouts.reviewMs) : NO_LOOKUPS_DEADLINE;
     // Identical images in one pod are evaluated once (contract.md §3: duplicates are kept).
-    const unique = [...new Set(request.images)];
+    // (Most pods have one image: no Set and no copy for them.)
+    const unique = request.images.length === 1 ? request.images : [...new Set(request.images)];
     let results: (ImageVerdict | Promise<ImageVerdict>)[];
     try {
       const ctx = {
