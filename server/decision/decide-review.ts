@@ -36,6 +36,7 @@ export interface DeciderOptions {
 export class Decider {
   private readonly lookups: ImageLookups;
   private readonly observer: DecisionObserver;
+  /** Denied decisions are kept without their reason (see `stored` below). */
   private readonly cache = new DecisionCache<ReviewDecision>();
 
   constructor(options: DeciderOptions = {}) {
@@ -58,7 +59,7 @@ export class Decider {
   decideNow(request: ReviewRequest, policy: CompiledPolicy, key: string = this.keyFor(request, policy)): ReviewDecision | Promise<ReviewDecision> {
     const cached = this.cache.get(policy.generation, policy.cache.maxEntries, key);
     this.observer.cacheUsed('decision', cached !== undefined);
-    if (cached) return { ...cached, cacheHit: true };
+    if (cached) return cached.allowed ? { ...cached, cacheHit: true } : { ...cached, reason: reasonOf(cached.images), cacheHit: true };
     const fresh = this.decideUncachedNow(request, policy);
     // A promise means some image needed a lookup (evaluateImageNow); otherwise policy rules alone decided.
     if (fresh instanceof Promise) return fresh.then((decision) => this.remember(policy, key, decision, 'lookups'));
@@ -76,7 +77,7 @@ export class Decider {
 
   private remember(policy: CompiledPolicy, key: string, decision: ReviewDecision, cost: RemakeCost): ReviewDecision {
     const ttl = cacheTtl(decision, policy);
-    if (ttl > 0) this.cache.set(policy.generation, policy.cache.maxEntries, key, decision, ttl, cost);
+    if (ttl > 0) this.cache.set(policy.generation, policy.cache.maxEntries, key, stored(decision), ttl, cost);
     return decision;
   }
 
@@ -168,16 +169,32 @@ function assemble(verdicts: ImageVerdict[], policy: CompiledPolicy, justificatio
   }
   if (annotations.size > 0) annotations.set(AUDIT_REQUIRED_KEY, 'true');
 
-  const denied = verdicts.filter((v) => !v.allowed);
   return {
-    allowed: denied.length === 0,
-    reason: denied.length ? reviewReason(denied) : undefined,
+    allowed: verdicts.every((v) => v.allowed),
+    reason: reasonOf(verdicts),
     auditAnnotations: annotations.toJSON(),
     images: verdicts,
     breakGlass: justification,
     generation: policy.generation,
     cacheHit: false,
   };
+}
+
+/** A decision's reason is a function of its verdicts alone: every denied image, in pod order (reasons.ts). */
+function reasonOf(verdicts: readonly ImageVerdict[]): string | undefined {
+  const denied = verdicts.filter((v) => !v.allowed);
+  return denied.length ? reviewReason(denied) : undefined;
+}
+
+/**
+ * The form a decision is cached in. A denied one without its reason: the reason repeats each
+ * denied image's name and detail, which its verdicts hold already, and was a sixth of what a
+ * cached signature verdict and its deny decision keep alive (bench/live-heap.ts, BENCHMARKS.md
+ * item 22); a hit makes it again from the verdicts (`reasonOf`, the same text, a few hundred ns).
+ * An allowed decision has no reason and is kept as it is.
+ */
+function stored(d: ReviewDecision): ReviewDecision {
+  return d.reason === undefined ? d : { ...d, reason: undefined };
 }
 
 /**

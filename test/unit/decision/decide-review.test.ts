@@ -204,6 +204,24 @@ verifiers: {}
       assert.equal((await decider.decide(review(['nginx:1']), p)).cacheHit, false);
       assert.equal((await decider.decide(review(['nginx:1']), p)).cacheHit, true);
     });
+    it('serves a denied decision with the reason it was first answered with (the cache keeps it without one)', async () => {
+      const decider = new Decider();
+      const p = policy(BASE);
+      const images = ['nginx:1', 'nginx', 'quay.io/a/b:1', 'nginx'];
+      const fresh = await decider.decide(review(images), p);
+      assert.equal(fresh.allowed, false);
+      assert.match(fresh.reason!, /; quay\.io\/a\/b:1 denied: /);
+      for (let i = 0; i < 2; i++) {
+        const hit = await decider.decide(review(images), p);
+        assert.equal(hit.cacheHit, true);
+        assert.deepEqual({ ...hit, cacheHit: false }, fresh);
+      }
+      // An allowed decision has no reason, fresh or cached.
+      await decider.decide(review(['nginx:1']), p);
+      const allowedHit = await decider.decide(review(['nginx:1']), p);
+      assert.equal(allowedHit.cacheHit, true);
+      assert.equal(allowedHit.reason, undefined);
+    });
     it('never serves a decision from an older generation', async () => {
       const decider = new Decider();
       assert.equal((await decider.decide(review(['nginx:1']), policy(BASE, 1))).allowed, true);
