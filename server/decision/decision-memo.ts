@@ -9,8 +9,9 @@ import type { ImageVerdict } from './image-verdict';
  * A cache hit is a copy of the cached decision that shares its verdict list (decide-review.ts
  * `decideNow`), so the list is the key; the fields a value may depend on are compared too (the
  * reason by its text: a denied hit's reason is made again from the verdicts), so a decision that
- * shared the list but differed (none does today) would get a fresh value, never a stale one. Only values of cache hits are kept: a one-off decision must not hold more memory for
- * as long as it stays in the decision cache. Held weakly: an evicted decision frees its values.
+ * shared the list but differed (none does today) would get a fresh value, never a stale one.
+ * Only values of cache hits are kept: a one-off decision must not hold more memory for as long
+ * as it stays in the decision cache. Held weakly: an evicted decision frees its values.
  */
 export class DecisionMemo<T> {
   private readonly byVerdicts = new WeakMap<readonly ImageVerdict[], { readonly of: ReviewDecision; readonly value: T }>();
