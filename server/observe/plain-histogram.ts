@@ -32,7 +32,7 @@ export class PlainHistogram {
   readonly type = 'histogram' as const;
   readonly aggregator = 'sum' as const;
   private readonly bounds: readonly number[];
-  /** Observations per bucket (not cumulative); the last slot is above every bound (+Inf). */
+  /** Observations per bucket (not cumulative); those above every bound are only in `count` (+Inf). */
   private counts: number[];
   private sum = 0;
   private count = 0;
@@ -44,7 +44,7 @@ export class PlainHistogram {
     registry: Registry,
   ) {
     this.bounds = [...buckets].sort((a, b) => a - b);
-    this.counts = new Array<number>(this.bounds.length + 1).fill(0);
+    this.counts = new Array<number>(this.bounds.length).fill(0);
     // Registry only calls name, help, type, get() and reset(): the members a Histogram has too.
     registry.registerMetric(this as unknown as Histogram);
   }
@@ -55,7 +55,7 @@ export class PlainHistogram {
     const bounds = this.bounds;
     let i = 0;
     while (i < bounds.length && value > (bounds[i] as number)) i++;
-    this.counts[i] = (this.counts[i] as number) + 1;
+    if (i < bounds.length) this.counts[i] = (this.counts[i] as number) + 1;
     this.sum += value;
     this.count += 1;
   }
@@ -78,7 +78,7 @@ export class PlainHistogram {
 
   /** Back to zero counts (prom-client's reset drops the series until the next observation; zeros are kept here). */
   reset(): void {
-    this.counts = new Array<number>(this.bounds.length + 1).fill(0);
+    this.counts = new Array<number>(this.bounds.length).fill(0);
     this.sum = 0;
     this.count = 0;
   }
