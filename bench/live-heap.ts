@@ -11,8 +11,7 @@
  * heapUsed after full collections, before and after, per entry. `--snapshot` writes a heap
  * snapshot at the end (open it in Chrome DevTools' Memory tab).
  */
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { writeHeapSnapshot } from 'node:v8';
@@ -23,6 +22,7 @@ import { Metrics } from '../server/observe/metrics';
 import { loadPolicyFile } from '../server/policy/load';
 import { generateKeyPair } from '../test/peers/cosign-tool';
 import { startRegistry } from '../test/peers/registry-peer';
+import { tempDir } from '../test/peers/temp-dirs';
 import { benchPolicyYaml } from './policies';
 
 const CONCURRENCY = 64;
@@ -35,7 +35,7 @@ async function main(): Promise<void> {
   if (!Number.isInteger(n) || n < 1) throw new Error(`N must be a positive integer, not ${positionals[0]}`);
 
   const registry = await startRegistry();
-  const dir = mkdtempSync(join(tmpdir(), 'imagegate-live-heap-'));
+  const dir = tempDir('imagegate-live-heap-'); // removed at exit, as the peers' own
   const stack = createDecisionStack(createLogger('error', { write() {} }), new Metrics(false));
   try {
     const keys = generateKeyPair('bench');
