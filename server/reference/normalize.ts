@@ -102,13 +102,14 @@ export function applyDefaultTag(
 export function normalizeReference(parsed: ParsedReference): Reference {
   const registry = canonicalizeRegistry(parsed.host);
   const path = canonicalizePath(registry, parsed.pathComponents);
-  const { tag, tagImplied } = applyDefaultTag(parsed.tag, parsed.digest);
+  // applyDefaultTag's rule, inline (its result object is one allocation per uncached review).
+  const tagImplied = parsed.tag === undefined && parsed.digest === undefined;
   return Object.freeze({
     original: parsed.original,
     registry,
     path,
     repository: `${registry}/${path}`,
-    tag,
+    tag: tagImplied ? DEFAULT_TAG : parsed.tag,
     tagImplied,
     digest: parsed.digest,
   });
