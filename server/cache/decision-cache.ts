@@ -24,6 +24,12 @@ export class DecisionCache<V> {
   private cache: TtlCache<V> | undefined;
   private doorkeeper: Doorkeeper | undefined;
 
+  /**
+   * @param storedForm what is kept for a value that is stored: applied only when `set` does store
+   *   it (a one-off decision turned away by the doorkeeper is not copied for nothing).
+   */
+  constructor(private readonly storedForm: (value: V) => V = (value) => value) {}
+
   /** The cache for `generation`, replacing the old one when the policy changed. */
   private forGeneration(generation: number, maxEntries: number): TtlCache<V> {
     if (this.generation !== generation || !this.cache) {
@@ -43,7 +49,7 @@ export class DecisionCache<V> {
     if (generation !== this.generation && this.generation > generation) return; // a late answer from an old policy
     const cache = this.forGeneration(generation, maxEntries);
     if (cost === 'policy' && cache.full && !this.admitCheap(key, maxEntries)) return;
-    cache.set(key, value, ttlSeconds);
+    if (ttlSeconds > 0) cache.set(key, this.storedForm(value), ttlSeconds);
   }
 
   private admitCheap(key: string, maxEntries: number): boolean {

@@ -36,8 +36,10 @@ export interface DeciderOptions {
 export class Decider {
   private readonly lookups: ImageLookups;
   private readonly observer: DecisionObserver;
-  /** Denied decisions are kept without their reason (see `stored` below). */
-  private readonly cache = new DecisionCache<ReviewDecision>();
+  /** Decisions are kept as copies made when stored, denied ones without their reason (see `stored` below). */
+  private readonly cache = new DecisionCache<ReviewDecision>(stored);
+  private lookupsPolicy: CompiledPolicy | undefined;
+  private policyMayLookUp = false;
 
   constructor(options: DeciderOptions = {}) {
     this.lookups = options.lookups ?? NO_LOOKUPS;
@@ -77,7 +79,7 @@ export class Decider {
 
   private remember(policy: CompiledPolicy, key: string, decision: ReviewDecision, cost: RemakeCost): ReviewDecision {
     const ttl = cacheTtl(decision, policy);
-    if (ttl > 0) this.cache.set(policy.generation, policy.cache.maxEntries, key, stored(decision), ttl, cost);
+    if (ttl > 0) this.cache.set(policy.generation, policy.cache.maxEntries, key, decision, ttl, cost);
     return decision;
   }
 
@@ -89,7 +91,7 @@ export class Decider {
   /** `decideUncached`, synchronous when no image needs a lookup (evaluateImageNow). */
   decideUncachedNow(request: ReviewRequest, policy: CompiledPolicy): ReviewDecision | Promise<ReviewDecision> {
     const justification = breakGlassJustification(policy, request.annotations, request.namespace);
-    const deadline = mayLookUp(policy) ? startDeadline(policy.timeouts.reviewMs) : NO_LOOKUPS_DEADLINE;
+    const deadline = this.mayLookUp(policy) ? startDeadline(policy.timeouts.reviewMs) : NO_LOOKUPS_DEADLINE;
     // Identical images in one pod are evaluated once (contract.md §3: duplicates are kept).
     // (Most pods have one image: no Set and no copy for them.)
     const unique = request.images.length === 1 ? request.images : [...new Set(request.images)];
@@ -122,6 +124,15 @@ export class Decider {
     if (justification !== undefined) verdicts = verdicts.map(applyBreakGlass);
     for (const v of verdicts) this.observer.imageDecided(v.rule, v.allowed);
     return assemble(verdicts, policy, justification);
+  }
+
+  /** `mayLookUp(policy)`, worked out once per policy (a reload brings a new CompiledPolicy object). */
+  private mayLookUp(policy: CompiledPolicy): boolean {
+    if (policy !== this.lookupsPolicy) {
+      this.lookupsPolicy = policy;
+      this.policyMayLookUp = mayLookUp(policy);
+    }
+    return this.policyMayLookUp;
   }
 
   close(): void {
@@ -187,14 +198,48 @@ function reasonOf(verdicts: readonly ImageVerdict[]): string | undefined {
 }
 
 /**
- * The form a decision is cached in. A denied one without its reason: the reason repeats each
- * denied image's name and detail, which its verdicts hold already, and was a sixth of what a
- * cached signature verdict and its deny decision keep alive (bench/live-heap.ts, BENCHMARKS.md
- * item 22); a hit makes it again from the verdicts (`reasonOf`, the same text, a few hundred ns).
- * An allowed decision has no reason and is kept as it is.
+ * The form a decision is cached in (DecisionCache applies it only to a decision it does store).
+ *
+ * A copy, verdicts included, made here: the objects built for a review are never the ones the
+ * cache keeps. V8 pretenures an allocation site whose objects survive (allocation-site
+ * pretenuring): while the cache filled, every decision and verdict built by `assemble` and
+ * evaluate-image.ts survived, so from then on V8 allocated those of every one-off review straight
+ * into the old generation, garbage that only a mark-compact collects (scenario 3 of the bench: a
+ * mark-compact every few seconds and ~2 µs more garbage collection per review; BENCHMARKS.md item
+ * 25). Now only these two sites see survivors, and only a stored decision is built at them.
+ *
+ * A denied decision is kept without its reason: the reason repeats each denied image's name and
+ * detail, which its verdicts hold already, and was a sixth of what a cached signature verdict and
+ * its deny decision keep alive (bench/live-heap.ts, BENCHMARKS.md item 22); a hit makes it again
+ * from the verdicts (`reasonOf`, the same text, a few hundred ns). An allowed decision has none.
  */
 function stored(d: ReviewDecision): ReviewDecision {
-  return d.reason === undefined ? d : { ...d, reason: undefined };
+  return {
+    allowed: d.allowed,
+    reason: undefined,
+    auditAnnotations: d.auditAnnotations,
+    images: d.images.map(storedVerdict),
+    breakGlass: d.breakGlass,
+    generation: d.generation,
+    cacheHit: false,
+  };
+}
+
+/** A verdict as `stored` keeps it: every field of ImageVerdict, copied. */
+function storedVerdict(v: ImageVerdict): ImageVerdict {
+  return {
+    image: v.image,
+    normalized: v.normalized,
+    digest: v.digest,
+    rule: v.rule,
+    allowed: v.allowed,
+    step: v.step,
+    code: v.code,
+    detail: v.detail,
+    audited: v.audited,
+    failedOpen: v.failedOpen,
+    brokeGlass: v.brokeGlass,
+  };
 }
 
 /**

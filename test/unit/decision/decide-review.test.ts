@@ -222,6 +222,26 @@ verifiers: {}
       assert.equal(allowedHit.cacheHit, true);
       assert.equal(allowedHit.reason, undefined);
     });
+    it('keeps a copy made when the decision is stored, not the answered decision and its verdicts', async () => {
+      // BENCHMARKS.md item 25: objects built per review must not be the ones the cache keeps.
+      const decider = new Decider();
+      const p = policy(BASE);
+      const images = ['nginx:1', 'quay.io/a/b:1'];
+      const fresh = await decider.decide(review(images), p);
+      const hit = await decider.decide(review(images), p);
+      assert.equal(hit.cacheHit, true);
+      assert.notEqual(hit.images, fresh.images);
+      assert.equal(hit.images.length, fresh.images.length);
+      hit.images.forEach((v, i) => {
+        assert.notEqual(v, fresh.images[i]);
+        assert.deepEqual(v, fresh.images[i]);
+      });
+      const allowedFresh = await decider.decide(review(['nginx:1']), p);
+      const allowedHit = await decider.decide(review(['nginx:1']), p);
+      assert.equal(allowedHit.cacheHit, true);
+      assert.notEqual(allowedHit.images[0], allowedFresh.images[0]);
+      assert.deepEqual({ ...allowedHit, cacheHit: false }, allowedFresh);
+    });
     it('never serves a decision from an older generation', async () => {
       const decider = new Decider();
       assert.equal((await decider.decide(review(['nginx:1']), policy(BASE, 1))).allowed, true);
