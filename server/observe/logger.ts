@@ -22,7 +22,7 @@ const NEEDS_METADATA = Symbol.for('pino.metadata');
  */
 export function createLogger(level: LogLevel, destination: 'stdout' | 'stderr' | DestinationStream): Logger {
   const dest =
-    destination === 'stdout' ? new BatchedDestination(pino.destination({ fd: 1, sync: isRegularFile(1) })) :
+    destination === 'stdout' ? new BatchedDestination(bufferDestination(1)) :
     destination === 'stderr' ? pino.destination({ fd: 2, sync: true }) :
     destination;
   const options: LoggerOptions = {
@@ -60,6 +60,14 @@ export function decisionJsonWriter(logger: Logger): ((recordJson: string) => voi
 }
 
 /**
+ * pino's destination for `fd` taking bytes: sonic-boom's `contentMode: 'buffer'` (its
+ * `writeBuffer`), whose typings still declare `write(string)`. Synchronous for a regular file.
+ */
+function bufferDestination(fd: number): BatchSink {
+  return pino.destination({ fd, sync: isRegularFile(fd), contentMode: 'buffer' }) as unknown as BatchSink;
+}
+
+/**
  * stdout redirected to a regular file: a write never waits on a reader, so each batch is
  * written synchronously; libuv's thread pool would cost two context switches per write on a
  * pinned core. A pipe, socket or terminal can block (a stalled log reader): those stay
@@ -87,17 +95,25 @@ function isoNow(): string {
 
 /** A log record waits at most this long before it is written (see BatchedDestination). */
 export const LOG_BATCH_MAX_DELAY_MS = 10;
-/** A batch this large (in UTF-16 code units, about bytes for log lines) is written at once. */
-export const LOG_BATCH_MAX_CHARS = 64 * 1024;
+/** The batch's buffer: a batch this full (in UTF-8 bytes) is written at once. */
+export const LOG_BATCH_MAX_BYTES = 64 * 1024;
 
-type FlushableDestination = pino.DestinationStream & { flush(cb?: (err?: Error) => void): void; flushSync(): void };
+/** Where a batch goes: a sonic-boom in `contentMode: 'buffer'` (pino.destination), or anything that takes bytes. */
+export type BatchSink = { write(chunk: Buffer): unknown; flush(cb?: (err?: Error) => void): void; flushSync(): void };
 
 /**
  * Records go to the destination in batches: at the latest LOG_BATCH_MAX_DELAY_MS after the first
- * record of a batch, or at once when the batch reaches LOG_BATCH_MAX_CHARS. Each write is a
- * system call (for the asynchronous destination also a round trip through libuv's thread pool):
- * one per review cost 30–60 µs of CPU per review on one keep-alive connection, and one per
- * event-loop turn still a few µs per review under load (BENCHMARKS.md).
+ * record of a batch, or at once when the next record might not fit in the batch's buffer. Each
+ * write is a system call (for the asynchronous destination also a round trip through libuv's
+ * thread pool): one per review cost 30–60 µs of CPU per review on one keep-alive connection, and
+ * one per event-loop turn still a few µs per review under load (BENCHMARKS.md).
+ *
+ * A record is copied into the batch's buffer as UTF-8 when it arrives, not kept as a string until
+ * the batch is written: a batch of strings was on the JavaScript heap for up to 10 ms, so every
+ * scavenge in that time copied the records (and the pieces each was built from) that were still
+ * waiting, and promoted some; in the buffer they are bytes the garbage collector never visits
+ * (BENCHMARKS.md item 24). A batch is handed on as a copy of the bytes it holds, so the buffer is
+ * reused at once and an asynchronous destination that holds a batch holds no more than its size.
  *
  * What a record may wait is bounded: flush/flushSync (graceful shutdown) and process exit (an
  * uncaught error included) write what is pending first, so only a process killed outright
@@ -106,22 +122,31 @@ type FlushableDestination = pino.DestinationStream & { flush(cb?: (err?: Error) 
  * through the same batch.
  */
 export class BatchedDestination implements DestinationStream {
-  private pending = '';
+  private readonly buffer: Buffer;
+  private used = 0;
   private timer: NodeJS.Timeout | undefined;
 
   constructor(
-    private readonly dest: FlushableDestination,
+    private readonly dest: BatchSink,
     private readonly maxDelayMs = LOG_BATCH_MAX_DELAY_MS,
-    private readonly maxChars = LOG_BATCH_MAX_CHARS,
+    maxBytes = LOG_BATCH_MAX_BYTES,
   ) {
+    this.buffer = Buffer.allocUnsafeSlow(maxBytes);
     exitFlush.add(this);
   }
 
   write(chunk: string): boolean {
-    this.pending += chunk;
-    if (this.pending.length >= this.maxChars) {
+    // A UTF-16 code unit is at most 3 bytes of UTF-8: a record this short always fits whole.
+    if (chunk.length * 3 > this.buffer.length - this.used) {
       this.handOn();
-    } else if (this.timer === undefined) {
+      if (chunk.length * 3 > this.buffer.length) {
+        // Larger than a whole batch could be: written on its own, after everything before it.
+        this.dest.write(Buffer.from(chunk, 'utf8'));
+        return true;
+      }
+    }
+    this.used += this.buffer.write(chunk, this.used, 'utf8');
+    if (this.timer === undefined) {
       // unref: a pending batch never keeps the process alive (exit writes it, see exitFlush).
       this.timer = setTimeout(this.handOn, this.maxDelayMs).unref();
     }
@@ -133,9 +158,9 @@ export class BatchedDestination implements DestinationStream {
       clearTimeout(this.timer);
       this.timer = undefined;
     }
-    if (this.pending.length === 0) return;
-    const out = this.pending;
-    this.pending = '';
+    if (this.used === 0) return;
+    const out = Buffer.from(this.buffer.subarray(0, this.used));
+    this.used = 0;
     this.dest.write(out);
   };
 

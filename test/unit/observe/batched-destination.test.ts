@@ -10,12 +10,12 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { BatchedDestination } from '../../../server/observe/logger';
 
-/** A destination that records each write it receives (one entry per write call). */
+/** A destination that records each write it receives (one entry per write call, decoded from UTF-8). */
 function recorder() {
   const writes: string[] = [];
   let flushes = 0;
   const dest = {
-    write: (s: string) => void writes.push(s),
+    write: (b: Buffer) => void writes.push(b.toString('utf8')),
     flush: (cb?: (err?: Error) => void) => { flushes++; cb?.(); },
     flushSync: () => void flushes++,
   };
@@ -35,15 +35,39 @@ describe('BatchedDestination', () => {
     assert.equal(r.writes[0], Array.from({ length: 50 }, (_, i) => `{"n":${i}}\n`).join(''));
   });
 
-  it('writes at once when the batch reaches the size threshold', () => {
+  it('writes the batch at once when the next record might not fit in its buffer', () => {
     const r = recorder();
-    const d = new BatchedDestination(r.dest, 60_000, 100);
+    // 200 bytes: a record of n UTF-16 code units is taken only while 3n bytes are free.
+    const d = new BatchedDestination(r.dest, 60_000, 200);
     d.write('a'.repeat(60));
     assert.equal(r.writes.length, 0);
     d.write('b'.repeat(60));
-    assert.deepEqual(r.writes, ['a'.repeat(60) + 'b'.repeat(60)]);
+    assert.deepEqual(r.writes, ['a'.repeat(60)], 'the pending batch went first, the new record starts the next one');
+    d.flushSync();
+    assert.deepEqual(r.writes, ['a'.repeat(60), 'b'.repeat(60)]);
     d.flushSync(); // nothing pending: no empty write
+    assert.equal(r.writes.length, 2);
+  });
+
+  it('writes a record larger than a whole batch on its own, after what was pending', () => {
+    const r = recorder();
+    const d = new BatchedDestination(r.dest, 60_000, 200);
+    d.write('x\n');
+    d.write('y'.repeat(100));
+    assert.deepEqual(r.writes, ['x\n', 'y'.repeat(100)]);
+    d.write('z\n');
+    d.flushSync();
+    assert.deepEqual(r.writes, ['x\n', 'y'.repeat(100), 'z\n']);
+  });
+
+  it('keeps every character: multi-byte UTF-8 and a lone surrogate as a UTF-8 write of the string gives it', () => {
+    const r = recorder();
+    const d = new BatchedDestination(r.dest, 60_000, 1 << 16);
+    const records = ['{"image":"ghcr.io/ü/😀"}\n', '{"s":"\ud800"}\n', '{"t":"日本"}\n'];
+    for (const rec of records) d.write(rec);
+    d.flushSync();
     assert.equal(r.writes.length, 1);
+    assert.equal(r.writes[0], Buffer.from(records.join(''), 'utf8').toString('utf8'));
   });
 
   it('hands on what is pending on flush and flushSync, and starts a fresh batch after', async () => {
