@@ -49,6 +49,7 @@ export class DecisionCache<V> {
     if (generation !== this.generation && this.generation > generation) return; // a late answer from an old policy
     const cache = this.forGeneration(generation, maxEntries);
     if (cost === 'policy' && cache.full && !this.admitCheap(key, maxEntries)) return;
+    // TtlCache stores nothing for a TTL of 0 or less: checked here so no stored form is made for it.
     if (ttlSeconds > 0) cache.set(key, this.storedForm(value), ttlSeconds);
   }
 

@@ -61,11 +61,13 @@ export function splitDockerDomain(components: readonly string[]): {
   host: string | undefined;
   pathComponents: readonly string[];
 } {
-  const [first, ...rest] = components;
-  if (first === undefined || rest.length === 0 || !isRegistryHostComponent(first)) {
+  // Index and slice, not `[first, ...rest]` destructuring, which runs the array iterator (this is
+  // on every uncached review's path).
+  const first = components[0];
+  if (first === undefined || components.length < 2 || !isRegistryHostComponent(first)) {
     return { host: undefined, pathComponents: components };
   }
-  return { host: first, pathComponents: rest };
+  return { host: first, pathComponents: components.slice(1) };
 }
 
 /** The canonical registry: `docker.io` when none was written or for a Docker Hub alias. */
@@ -85,24 +87,13 @@ export function canonicalizePath(registry: string, pathComponents: readonly stri
   return pathComponents.join('/');
 }
 
-/**
- * The tag and whether it was implied (normalize.go `TagNameOnly`): `latest` only when neither
- * tag nor digest was written. A written tag is kept next to a digest for display, but the digest
- * identifies the image (normalize.go `ParseDockerRef`; `canonicalName` in reference.ts).
- */
-export function applyDefaultTag(
-  tag: string | undefined,
-  digest: string | undefined,
-): { tag: string | undefined; tagImplied: boolean } {
-  if (tag === undefined && digest === undefined) return { tag: DEFAULT_TAG, tagImplied: true };
-  return { tag, tagImplied: false };
-}
-
 /** Builds the canonical, frozen Reference from validated pieces. */
 export function normalizeReference(parsed: ParsedReference): Reference {
   const registry = canonicalizeRegistry(parsed.host);
   const path = canonicalizePath(registry, parsed.pathComponents);
-  // applyDefaultTag's rule, inline (its result object is one allocation per uncached review).
+  // normalize.go `TagNameOnly`: `latest` only when neither tag nor digest was written. A written
+  // tag is kept next to a digest for display, but the digest identifies the image
+  // (normalize.go `ParseDockerRef`; `canonicalName` in reference.ts).
   const tagImplied = parsed.tag === undefined && parsed.digest === undefined;
   return Object.freeze({
     original: parsed.original,

@@ -29,7 +29,7 @@ import {
   anchoredTag,
   urlSchemePrefix,
 } from './grammar';
-import { canonicalizeIpv6, isRegistryHostComponent, normalizeReference } from './normalize';
+import { canonicalizeIpv6, normalizeReference, splitDockerDomain } from './normalize';
 import type { Reference } from './reference';
 
 /**
@@ -53,14 +53,10 @@ export function parseReference(input: string): Reference {
   checkNotAnIdentifier(input);
 
   const { name, tag, digest } = splitSuffixes(input);
-  const components = splitName(input, name);
-  // normalize.ts splitDockerDomain, written out: index and slice rather than its `[first, ...rest]`
-  // destructuring, which runs the array iterator (this is on every uncached review's path).
-  const first = components[0] as string;
-  const hasHost = components.length > 1 && isRegistryHostComponent(first);
-  const pathComponents = hasHost ? components.slice(1) : components;
+  const split = splitDockerDomain(splitName(input, name));
   // Checked in this order (host, path, tag, digest): the first failure is the one reported.
-  const host = hasHost ? checkHost(input, first) : undefined;
+  const host = split.host === undefined ? undefined : checkHost(input, split.host);
+  const pathComponents = split.pathComponents;
   for (let i = 0; i < pathComponents.length; i++) checkPathComponent(input, pathComponents[i] as string);
 
   const reference = normalizeReference({
