@@ -142,6 +142,22 @@ function matchSegments(segments: readonly Segment[], components: readonly string
   return s === segments.length;
 }
 
+let lastRepository: string | undefined;
+let lastComponents: readonly string[] = [];
+
+/**
+ * `repository.split('/')`, made once for a run of calls with the same repository: a review's
+ * image is tried against each rule's patterns in turn (evaluate-image.ts step 3), so a policy of
+ * n rules split the same string up to n times per uncached image. The array is only read.
+ */
+function componentsOf(repository: string): readonly string[] {
+  if (repository !== lastRepository) {
+    lastComponents = repository.split('/');
+    lastRepository = repository;
+  }
+  return lastComponents;
+}
+
 /** Compiles a validated pattern (or its text); throws on an invalid one (validate first). */
 export function compileImagePattern(input: ImagePattern | string): CompiledImagePattern {
   let pattern: ImagePattern;
@@ -161,7 +177,7 @@ export function compileImagePattern(input: ImagePattern | string): CompiledImage
     p === '**' ? { kind: 'any' as const } : { kind: 'one' as const, glob: compileStarGlob(p) },
   );
   const matches = (repository: string): boolean => {
-    const components = repository.split('/');
+    const components = componentsOf(repository);
     if (components.length < 2 || !hostMatches(components[0] ?? '')) return false;
     return matchSegments(segments, components, 1);
   };

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import {
+  compileImagePattern,
   imagePatternCovers,
   matchesImagePattern,
   parseImagePattern,
@@ -54,6 +55,18 @@ describe('matchesImagePattern', () => {
       assert.equal(matchesImagePattern(p, repository), matches);
     });
   }
+
+  it('gives every answer of the table again when compiled patterns and repositories are interleaved', () => {
+    // The split of the last repository is reused for the next call with the same one
+    // (image-pattern.ts componentsOf): running the table's rows against each other in a shuffled
+    // order, with repositories of equal length following each other, must change no answer.
+    const compiled = new Map(table.map(([p]) => [p, compileImagePattern(p)] as const));
+    const order = table.flatMap((row, i) => [row, table[(i * 7 + 3) % table.length]!, row]);
+    order.push(['ghcr.io/acme/**', 'ghcr.io/acme/x', true, ''], ['ghcr.io/acme/**', 'ghcr.io/acmf/x', false, '']);
+    for (const [p, repository, matches] of order) {
+      assert.equal(compiled.get(p)!.matches(repository), matches, `${p} against ${repository}`);
+    }
+  });
 });
 
 describe('parseImagePattern', () => {
