@@ -38,8 +38,6 @@ export class Decider {
   private readonly observer: DecisionObserver;
   /** Decisions are kept as copies made when stored, denied ones without their reason (see `stored` below). */
   private readonly cache = new DecisionCache<ReviewDecision>(stored);
-  private lookupsPolicy: CompiledPolicy | undefined;
-  private policyMayLookUp = false;
 
   constructor(options: DeciderOptions = {}) {
     this.lookups = options.lookups ?? NO_LOOKUPS;
@@ -91,7 +89,7 @@ export class Decider {
   /** `decideUncached`, synchronous when no image needs a lookup (evaluateImageNow). */
   decideUncachedNow(request: ReviewRequest, policy: CompiledPolicy): ReviewDecision | Promise<ReviewDecision> {
     const justification = breakGlassJustification(policy, request.annotations, request.namespace);
-    const deadline = this.mayLookUp(policy) ? startDeadline(policy.timeouts.reviewMs) : NO_LOOKUPS_DEADLINE;
+    const deadline = policy.mayLookUp ? startDeadline(policy.timeouts.reviewMs) : NO_LOOKUPS_DEADLINE;
     // Identical images in one pod are evaluated once (contract.md §3: duplicates are kept).
     // (Most pods have one image: no Set and no copy for them.)
     const unique = request.images.length === 1 ? request.images : [...new Set(request.images)];
@@ -126,15 +124,6 @@ export class Decider {
     return assemble(verdicts, policy, justification);
   }
 
-  /** `mayLookUp(policy)`, worked out once per policy (a reload brings a new CompiledPolicy object). */
-  private mayLookUp(policy: CompiledPolicy): boolean {
-    if (policy !== this.lookupsPolicy) {
-      this.lookupsPolicy = policy;
-      this.policyMayLookUp = mayLookUp(policy);
-    }
-    return this.policyMayLookUp;
-  }
-
   close(): void {
     this.cache.close();
   }
@@ -142,13 +131,10 @@ export class Decider {
 
 /**
  * The deadline only bounds lookups (evaluate-image.ts hands its signal to resolveTag and verify
- * and to nothing else), so a policy none of whose rules resolves tags or verifies needs no timer:
- * an AbortController and a timer per uncached review were a sixth of its cost (BENCHMARKS.md).
+ * and to nothing else), so a policy none of whose rules resolves tags or verifies
+ * (`policy.mayLookUp`, worked out when it is compiled) needs no timer: an AbortController and a
+ * timer per uncached review were a sixth of its cost (BENCHMARKS.md).
  */
-function mayLookUp(policy: CompiledPolicy): boolean {
-  return policy.rules.some((r) => r.resolveTags || r.verify.length > 0);
-}
-
 const NO_LOOKUPS_DEADLINE = { signal: new AbortController().signal, dispose() {} };
 
 /**

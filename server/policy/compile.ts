@@ -81,6 +81,7 @@ export function compilePolicy(
   const allowlist = compileRegistryAllowlist(config.registries);
   const breakGlassNamespaces = compileNamespacePatterns(config.breakGlass.namespaces);
 
+  const rules = config.rules.map((rule, index) => compileRule(rule, index));
   const policy: CompiledPolicy = {
     generation,
     source,
@@ -88,7 +89,8 @@ export function compilePolicy(
     registryAllowed: allowlist.allows,
     defaultAction: config.defaultAction,
     failurePolicy: config.failurePolicy,
-    rules: config.rules.map((rule, index) => compileRule(rule, index)),
+    rules,
+    mayLookUp: rules.some((r) => r.resolveTags || r.verify.length > 0),
     verifiers: new ReadonlyMapView(
       Object.entries(config.verifiers).map(([name, v]) => [name, deepFreeze(compileVerifier(v, pem, rootKey))] as const),
     ),

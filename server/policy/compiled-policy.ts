@@ -109,6 +109,8 @@ export interface CompiledPolicy {
   readonly defaultAction: Action;
   readonly failurePolicy: FailurePolicy;
   readonly rules: readonly CompiledRule[];
+  /** Some rule resolves tags or verifies: a review may wait on a lookup (decide-review.ts starts its deadline only then). */
+  readonly mayLookUp: boolean;
   readonly verifiers: ReadonlyMap<string, VerifierConfig>;
   readonly transport: TransportSettings;
   readonly credentialsFile: string | undefined;
