@@ -117,11 +117,36 @@ describe('imagegate serve over plain HTTP on loopback', () => {
     assertRefusal(res, 'MISSING_SPEC');
   });
 
-  it('refuses a body over 1 MiB with 413', async () => {
-    const big = imageReview(['nginx:1']).replace('"namespace"', `"pad":"${'x'.repeat(1024 * 1024)}","namespace"`);
-    const res = await postReview(ig.url, big);
+  it('refuses a body over 1 MiB with 413 on its Content-Length, before reading it', { timeout: 10_000 }, async () => {
+    // The client declares 1 MiB + 1 and sends only the first bytes, then waits: the answer must
+    // come without the rest. (Sending the whole body raced the server's Connection: close — the
+    // client's write could fail with EPIPE before it read the 413, a flaky CI failure.)
+    const { request } = await import('node:http');
+    const u = new URL(ig.url);
+    const declared = 1024 * 1024 + 1;
+    const res = await new Promise<SimpleResponse>((resolve, reject) => {
+      const req = request(
+        { hostname: u.hostname, port: u.port, method: 'POST', path: '/image_policy', agent: false,
+          headers: { 'content-type': 'application/json', 'content-length': String(declared) },
+          // A server that waited for the rest would never answer: fail then, do not hang.
+          signal: AbortSignal.timeout(5_000) },
+        (r) => {
+          let body = '';
+          r.setEncoding('utf8');
+          r.on('data', (d: string) => (body += d));
+          r.on('end', () => {
+            resolve({ status: r.statusCode ?? 0, headers: r.headers, body, json: () => JSON.parse(body) });
+            req.destroy();
+          });
+        },
+      );
+      req.on('error', reject);
+      req.write(imageReview(['nginx:1']).slice(0, 20));
+    });
     assert.equal(res.status, 413);
+    assert.equal(res.headers.connection, 'close');
     assertRefusal(res, 'BODY_TOO_LARGE');
+    assert.ok(res.body.includes(String(declared)), res.body);
   });
 
   it('refuses a chunked body over 1 MiB with 413 (no Content-Length to trust)', async () => {
