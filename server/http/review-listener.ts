@@ -3,6 +3,7 @@ import type { Hono } from 'hono';
 import { getRequestListener, type HttpBindings } from '@hono/node-server';
 import type { AppDeps } from './app-deps';
 import { INTERNAL_ERROR_REVIEW_JSON, REVIEW_PATHS, reportInternalError } from './review-paths';
+import { DeferredEnds, type DeferredEnd } from './deferred-ends';
 import { runReview, type ReviewAnswer, type ReviewSink } from './review-route';
 
 export type RequestListener = (incoming: IncomingMessage, outgoing: ServerResponse) => void;
@@ -22,11 +23,12 @@ const INTERNAL_ERROR_ANSWER: ReviewAnswer = { status: 200, body: INTERNAL_ERROR_
  */
 export function createRequestListener(deps: AppDeps, app: Hono<{ Bindings: HttpBindings }>): RequestListener {
   const viaHono = getRequestListener(app.fetch);
+  const ends = new DeferredEnds();
   return function handleRequest(incoming, outgoing) {
     if (incoming.method === 'POST') {
       const path = reviewPathOf(incoming.url);
       if (path !== undefined) {
-        answerOnNode(deps, incoming, outgoing, path);
+        answerOnNode(deps, ends, incoming, outgoing, path);
         return;
       }
     }
@@ -36,11 +38,12 @@ export function createRequestListener(deps: AppDeps, app: Hono<{ Bindings: HttpB
 
 /**
  * Runs the review (review-route.ts runReview) with this response as its sink: a cached review is
- * answered in the turn its body arrives. Every path ends in exactly one answer; a bug — thrown
- * here, in the request's event handlers or in a decision's promise — is a 200 deny.
+ * answered in the turn its body arrives (ended with that turn's other answers, deferred-ends.ts).
+ * Every path ends in exactly one answer; a bug — thrown here, in the request's event handlers or
+ * in a decision's promise — is a 200 deny.
  */
-function answerOnNode(deps: AppDeps, incoming: IncomingMessage, outgoing: ServerResponse, path: string): void {
-  const sink = new ResponseSink(deps, outgoing, path);
+function answerOnNode(deps: AppDeps, ends: DeferredEnds, incoming: IncomingMessage, outgoing: ServerResponse, path: string): void {
+  const sink = new ResponseSink(deps, ends, outgoing, path);
   try {
     runReview(deps, incoming, sink);
   } catch (err) {
@@ -49,10 +52,17 @@ function answerOnNode(deps: AppDeps, incoming: IncomingMessage, outgoing: Server
 }
 
 /** The Node response as a review's sink (an object, not closures: one allocation per review). */
-class ResponseSink implements ReviewSink {
+class ResponseSink implements ReviewSink, DeferredEnd {
   private answered = false;
+  /** The answer's body between `respond` (headers set) and the end of the turn (`endNow`). */
+  private body = '';
 
-  constructor(private readonly deps: AppDeps, private readonly outgoing: ServerResponse, private readonly path: string) {}
+  constructor(
+    private readonly deps: AppDeps,
+    private readonly ends: DeferredEnds,
+    private readonly outgoing: ServerResponse,
+    private readonly path: string,
+  ) {}
 
   answer(answer: ReviewAnswer): void {
     try {
@@ -63,6 +73,18 @@ class ResponseSink implements ReviewSink {
       reportInternalError(this.deps, err, this.path);
       this.outgoing.destroy();
     }
+  }
+
+  endNow(): void {
+    const body = this.body;
+    this.body = '';
+    // The client may have gone away since the headers were set: nothing to write then.
+    if (!this.outgoing.destroyed) this.outgoing.end(body);
+  }
+
+  onEndError(err: unknown): void {
+    reportInternalError(this.deps, err, this.path);
+    this.outgoing.destroy();
   }
 
   bug(err: unknown): void {
@@ -91,7 +113,8 @@ class ResponseSink implements ReviewSink {
     // The body was not (fully) read: close, so its rest is never parsed as a next request.
     if (answer.close) headers['Connection'] = 'close';
     outgoing.writeHead(answer.status, headers);
-    outgoing.end(answer.body);
+    this.body = answer.body;
+    this.ends.defer(this);
   }
 }
 
