@@ -1,7 +1,11 @@
 /**
- * The load generator: undici keep-alive connections presenting the apiserver's client
- * certificate, a closed loop of `connections` requests in flight, a µs timer
+ * The load generator: keep-alive connections presenting the apiserver's client certificate, a
+ * closed loop of `connections` requests in flight (one per connection), a µs timer
  * (process.hrtime.bigint) around every request, and a check of every answer.
+ *
+ * The HTTP client is raw-client.ts by default: with undici the loader needed 80–95 % of its core
+ * to drive the floor, so the floor's numbers were partly the loader's (BENCHMARKS.md item 28).
+ * `client: 'undici'` keeps the earlier loader for comparison with sessions 1–7's results.
  *
  * In the benchmark it runs as its own process pinned to the load core
  * (`taskset -c 1 node dist/bench/loadgen.js '<json options>'`): it prints `{"phase":"measuring"}`
@@ -10,6 +14,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { Pool } from 'undici';
+import { RawConnection, rawRequest } from './raw-client';
 
 export interface ClientTls {
   ca: string;
@@ -43,6 +48,8 @@ export interface LoadOptions {
   requests?: number;
   /** Answers must say allowed: true (every scenario here expects allow). */
   expectAllowed?: boolean;
+  /** The HTTP client: 'raw' (raw-client.ts, the default) or 'undici' (a Pool). */
+  client?: 'raw' | 'undici';
 }
 
 export interface LoadResult {
@@ -101,10 +108,41 @@ export async function postReview(pool: Pool, body: string, path = '/image_policy
   return { status: res.statusCode, text: await res.body.text() };
 }
 
-export async function runLoad(opts: LoadOptions, onMeasuring: () => void = () => {}): Promise<LoadResult> {
-  const pool = clientPool(opts.url, opts.tls, opts.connections);
+/** Sends request number `n` on one connection; resolves with the answer's status and text. */
+type Sender = { send(n: number): Promise<{ status: number; text: string }>; close(): void };
+
+/** One sender per connection: each with its own RawConnection, or all sharing one undici Pool. */
+function senders(opts: LoadOptions, path: string): { make(): Sender; close(): Promise<void> } {
   const makeBody = bodyMaker(opts.body);
+  if (opts.client === 'undici') {
+    const pool = clientPool(opts.url, opts.tls, opts.connections);
+    return {
+      make: () => ({ send: (n) => postReview(pool, makeBody(n), path), close: () => {} }),
+      close: () => pool.close(),
+    };
+  }
+  const url = new URL(opts.url);
+  const tls = { ca: readFileSync(opts.tls.ca), cert: readFileSync(opts.tls.cert), key: readFileSync(opts.tls.key) };
+  // A fixed review is the same bytes every time: built once.
+  const fixed = opts.body.kind === 'fixed' ? rawRequest(url.host, path, makeBody(0)) : undefined;
+  return {
+    make: () => {
+      const conn = new RawConnection(url.hostname, Number(url.port), tls);
+      return {
+        send: async (n) => {
+          const answer = await conn.send(fixed ?? rawRequest(url.host, path, makeBody(n)));
+          return { status: answer.status, text: answer.body.toString('utf8') };
+        },
+        close: () => conn.close(),
+      };
+    },
+    close: async () => {},
+  };
+}
+
+export async function runLoad(opts: LoadOptions, onMeasuring: () => void = () => {}): Promise<LoadResult> {
   const path = opts.path ?? '/image_policy';
+  const clients = senders(opts, path);
   const expectAllowed = opts.expectAllowed ?? true;
   const latencies: number[] = [];
   const errorSamples = new Set<string>();
@@ -119,13 +157,14 @@ export async function runLoad(opts: LoadOptions, onMeasuring: () => void = () =>
   };
 
   const worker = async () => {
+    const sender = clients.make();
     while (phase !== 'stop') {
-      if (opts.requests !== undefined && issued >= opts.requests) return;
-      const body = makeBody(issued++);
+      if (opts.requests !== undefined && issued >= opts.requests) break;
+      const n = issued++;
       const counted = phase === 'measure';
       const t0 = process.hrtime.bigint();
       try {
-        const res = await postReview(pool, body, path);
+        const res = await sender.send(n);
         const t1 = process.hrtime.bigint();
         if (res.status !== 200) noteError(`HTTP ${res.status}: ${res.text.slice(0, 200)}`);
         else if (expectAllowed && !res.text.includes('"allowed":true')) noteError(`not allowed: ${res.text.slice(0, 200)}`);
@@ -134,6 +173,7 @@ export async function runLoad(opts: LoadOptions, onMeasuring: () => void = () =>
         noteError(`${(err as Error).name}: ${(err as Error).message}`);
       }
     }
+    sender.close();
   };
 
   const workers = Array.from({ length: opts.connections }, worker);
@@ -158,7 +198,7 @@ export async function runLoad(opts: LoadOptions, onMeasuring: () => void = () =>
     windowEnd = process.hrtime.bigint();
   }
   const cpu = process.cpuUsage(cpuStart);
-  await pool.close();
+  await clients.close();
 
   const seconds = Number(windowEnd - windowStart) / 1e9;
   latencies.sort((a, b) => a - b);

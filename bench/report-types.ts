@@ -34,7 +34,11 @@ export interface BenchSettings {
   cpuProfDir: string | undefined;
   /** Scenario ids to run (default all): floor, cached, uncached, cold, herd, memory, workers. */
   only: string[] | undefined;
+  /** The load generator's HTTP client (loadgen.ts): 'raw' (default) or 'undici' (sessions 1–7's). */
+  client: LoadClient;
 }
+
+export type LoadClient = 'raw' | 'undici';
 
 /** One server in one scenario: medians and ranges over the rounds. */
 export interface Row {

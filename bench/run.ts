@@ -19,7 +19,7 @@ import { signedScenarios } from './signed';
 export const SCENARIO_IDS = ['floor', 'cached', 'uncached', 'cold', 'herd', 'memory', 'workers'] as const;
 
 export function settingsFor(mode: Mode): BenchSettings {
-  const common = { pin: true, cpuProfDir: undefined, imagegateNodeFlags: undefined, baselineRoot: undefined, baselineNodeFlags: undefined, only: undefined, herd: 100, backgroundSampleMs: 1000, memoryVerdicts: true };
+  const common = { pin: true, cpuProfDir: undefined, imagegateNodeFlags: undefined, baselineRoot: undefined, baselineNodeFlags: undefined, only: undefined, client: 'raw' as const, herd: 100, backgroundSampleMs: 1000, memoryVerdicts: true };
   switch (mode) {
     case 'smoke':
       return { ...common, mode, rounds: 1, warmupMs: 150, durationMs: 400, connections: 4, latencyDurationMs: 250, memoryEntries: 300, herd: 20, coldReviews: 1, backgroundSampleMs: 200, memoryVerdicts: false };
@@ -89,6 +89,7 @@ async function main(): Promise<number> {
       'cpu-prof': { type: 'string' },
       'node-flags': { type: 'string' },
       baseline: { type: 'string' },
+      client: { type: 'string' },
       'baseline-node-flags': { type: 'string' },
       json: { type: 'string' },
       markdown: { type: 'string' },
@@ -97,7 +98,7 @@ async function main(): Promise<number> {
   });
   if (values.help) {
     process.stdout.write('usage: npm run bench [-- --full | --smoke] [--rounds N] [--duration MS] [--connections N]\n' +
-      `       [--only ${SCENARIO_IDS.join(',')}] [--no-pin] [--cpu-prof DIR] [--node-flags "FLAGS"|none] [--baseline CHECKOUT] [--baseline-node-flags "FLAGS"|none] [--json FILE] [--markdown FILE]\n`);
+      `       [--only ${SCENARIO_IDS.join(',')}] [--no-pin] [--cpu-prof DIR] [--node-flags "FLAGS"|none] [--baseline CHECKOUT] [--baseline-node-flags "FLAGS"|none] [--client raw|undici] [--json FILE] [--markdown FILE]\n`);
     return 0;
   }
   const settings = settingsFor(values.full ? 'full' : values.smoke ? 'smoke' : 'quick');
@@ -106,6 +107,10 @@ async function main(): Promise<number> {
   if (values.connections) settings.connections = Number(values.connections);
   if (values.only) settings.only = values.only.split(',');
   if (values['no-pin']) settings.pin = false;
+  if (values.client !== undefined) {
+    if (values.client !== 'raw' && values.client !== 'undici') throw new Error(`--client: raw or undici, not ${values.client}`);
+    settings.client = values.client;
+  }
   // imagegate's heap flags instead of the shipped ones ("none": node's defaults), to measure their effect.
   if (values['node-flags'] !== undefined) settings.imagegateNodeFlags = values['node-flags'] === 'none' ? [] : values['node-flags'].split(/\s+/).filter(Boolean);
   if (values.baseline) settings.baselineRoot = resolve(values.baseline);

@@ -27,7 +27,7 @@ export function tls(ctx: Ctx) {
 }
 
 export function loadOptions(ctx: Ctx, server: ServerProcess, body: BodySpec, connections: number, durationMs: number): LoadOptions {
-  return { url: server.url, tls: tls(ctx), connections, body, warmupMs: ctx.settings.warmupMs, durationMs };
+  return { url: server.url, tls: tls(ctx), connections, body, warmupMs: ctx.settings.warmupMs, durationMs, client: ctx.settings.client };
 }
 
 export function summarize(label: string, runs: Measurement[], baseline?: { label: string; runs: Measurement[] }): Row {
