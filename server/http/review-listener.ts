@@ -3,7 +3,7 @@ import type { Hono } from 'hono';
 import { getRequestListener, type HttpBindings } from '@hono/node-server';
 import type { AppDeps } from './app-deps';
 import { INTERNAL_ERROR_REVIEW_JSON, REVIEW_PATHS, reportInternalError } from './review-paths';
-import { DeferredEnds, type DeferredEnd } from './deferred-ends';
+import { EndOfTurn, type TurnEnd } from './end-of-turn';
 import { runReview, type ReviewAnswer, type ReviewSink } from './review-route';
 
 export type RequestListener = (incoming: IncomingMessage, outgoing: ServerResponse) => void;
@@ -23,12 +23,12 @@ const INTERNAL_ERROR_ANSWER: ReviewAnswer = { status: 200, body: INTERNAL_ERROR_
  */
 export function createRequestListener(deps: AppDeps, app: Hono<{ Bindings: HttpBindings }>): RequestListener {
   const viaHono = getRequestListener(app.fetch);
-  const ends = new DeferredEnds();
+  const turn = new EndOfTurn();
   return function handleRequest(incoming, outgoing) {
     if (incoming.method === 'POST') {
       const path = reviewPathOf(incoming.url);
       if (path !== undefined) {
-        answerOnNode(deps, ends, incoming, outgoing, path);
+        answerOnNode(deps, turn, incoming, outgoing, path);
         return;
       }
     }
@@ -38,28 +38,28 @@ export function createRequestListener(deps: AppDeps, app: Hono<{ Bindings: HttpB
 
 /**
  * Runs the review (review-route.ts runReview) with this response as its sink: a cached review is
- * answered in the turn its body arrives (ended with that turn's other answers, deferred-ends.ts).
- * Every path ends in exactly one answer; a bug — thrown here, in the request's event handlers or
- * in a decision's promise — is a 200 deny.
+ * decided and answered at the end of the turn its body arrives, with that turn's other reviews
+ * (end-of-turn.ts). Every path ends in exactly one answer; a bug — thrown here, in the request's
+ * event handlers or in a decision's promise — is a 200 deny.
  */
-function answerOnNode(deps: AppDeps, ends: DeferredEnds, incoming: IncomingMessage, outgoing: ServerResponse, path: string): void {
-  const sink = new ResponseSink(deps, ends, outgoing, path);
+function answerOnNode(deps: AppDeps, turn: EndOfTurn, incoming: IncomingMessage, outgoing: ServerResponse, path: string): void {
+  const sink = new ResponseSink(deps, turn, outgoing, path);
   try {
-    runReview(deps, incoming, sink);
+    runReview(deps, incoming, sink, turn);
   } catch (err) {
     sink.bug(err);
   }
 }
 
 /** The Node response as a review's sink (an object, not closures: one allocation per review). */
-class ResponseSink implements ReviewSink, DeferredEnd {
+class ResponseSink implements ReviewSink, TurnEnd {
   private answered = false;
   /** The answer's body between `respond` (headers set) and the end of the turn (`endNow`). */
   private body = '';
 
   constructor(
     private readonly deps: AppDeps,
-    private readonly ends: DeferredEnds,
+    private readonly turn: EndOfTurn,
     private readonly outgoing: ServerResponse,
     private readonly path: string,
   ) {}
@@ -114,7 +114,7 @@ class ResponseSink implements ReviewSink, DeferredEnd {
     if (answer.close) headers['Connection'] = 'close';
     outgoing.writeHead(answer.status, headers);
     this.body = answer.body;
-    this.ends.defer(this);
+    this.turn.end(this);
   }
 }
 

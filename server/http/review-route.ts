@@ -11,6 +11,7 @@ import { buildDecisionRecord, decisionRecordJson } from '../observe/audit-record
 import { decisionJsonWriter } from '../observe/logger';
 import { newRequestId } from '../observe/request-id';
 import { clientIdentity, type ClientIdentity } from './client-identity';
+import type { EndOfTurn, TurnReview } from './end-of-turn';
 import { MAX_BODY_BYTES, checkContentType, readBodyCappedTo, type BodyReceiver } from './request-limits';
 import type { AppDeps } from './app-deps';
 
@@ -77,7 +78,7 @@ export interface ReviewSink {
  * closure on the way (BENCHMARKS.md). May also throw synchronously on a bug, before anything
  * was read.
  */
-export function runReview(deps: AppDeps, incoming: IncomingMessage, sink: ReviewSink): void {
+export function runReview(deps: AppDeps, incoming: IncomingMessage, sink: ReviewSink, turn?: EndOfTurn): void {
   const started = process.hrtime.bigint();
   const identity = clientIdentity(incoming);
   if (deps.requireClientCert && !identity.verified) {
@@ -97,19 +98,47 @@ export function runReview(deps: AppDeps, incoming: IncomingMessage, sink: Review
     sink.answer(rejected(deps, err, identity));
     return;
   }
-  readBodyCappedTo(incoming, MAX_BODY_BYTES, new ReviewRun(deps, sink, started, identity));
+  readBodyCappedTo(incoming, MAX_BODY_BYTES, new ReviewRun(deps, sink, started, identity, turn));
 }
 
-/** One review once its body is read: decode, decide, answer (runs in the request's 'end' event). */
-class ReviewRun implements BodyReceiver {
+/**
+ * One review once its body is read: decode, decide, answer. Run in the request's 'end' event, or,
+ * given an EndOfTurn (the Node listener's path), with the other reviews read in the same turn
+ * after it (end-of-turn.ts).
+ */
+class ReviewRun implements BodyReceiver, TurnReview {
+  private readError: DecodeError | undefined;
+  private body: Buffer | undefined;
+
   constructor(
     private readonly deps: AppDeps,
     private readonly sink: ReviewSink,
     private readonly started: bigint,
     private readonly identity: ClientIdentity,
+    private readonly turn: EndOfTurn | undefined,
   ) {}
 
   bodyRead(readError: DecodeError | undefined, body: Buffer | undefined): void {
+    if (this.turn === undefined) {
+      this.decide(readError, body);
+      return;
+    }
+    this.readError = readError;
+    this.body = body;
+    this.turn.decide(this);
+  }
+
+  decideNow(): void {
+    const { readError, body } = this;
+    this.body = undefined;
+    this.decide(readError, body);
+  }
+
+  onDecideError(err: unknown): void {
+    this.sink.bug(err);
+  }
+
+  private decide(readError: DecodeError | undefined, body: Buffer | undefined): void {
     const { deps, sink, identity } = this;
     try {
       if (readError !== undefined) {

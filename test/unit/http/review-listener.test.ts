@@ -6,7 +6,7 @@
  * method replaced to inject the fault (no real peer can make the decider throw).
  */
 import assert from 'node:assert/strict';
-import { connect } from 'node:net';
+import { connect, type Socket } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { Decider } from '../../../server/decision/decide-review';
 import { loadPolicyText } from '../../../server/policy/load';
@@ -74,11 +74,48 @@ describe('review listener: bugs are 200 denies, aborted bodies are harmless', ()
     assert.equal(r.json().status.allowed, true);
   });
 
+  it('gives each of many concurrent reviews its own answer (decided and ended together per turn)', async () => {
+    fault = 'none';
+    // docker.io images are allowed, quay.io ones denied with a reason naming the image. Every
+    // connection is open before any request is written, and all requests are written in one
+    // synchronous loop, so the server reads many bodies in the same turns: no answer may go to
+    // another review.
+    const images = Array.from({ length: 48 }, (_, i) => (i % 2 === 0 ? `nginx:7.${i}` : `quay.io/team/app${i}:1`));
+    const port = Number(new URL(url).port);
+    const sockets = await Promise.all(images.map(() => new Promise<Socket>((resolve, reject) => {
+      const socket = connect({ host: '127.0.0.1', port }, () => resolve(socket));
+      socket.on('error', reject);
+    })));
+    // The server accepts a connection in a later turn than the client sees it open: let it.
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    const answers = sockets.map((socket) => new Promise<string>((resolve, reject) => {
+      let text = '';
+      socket.setEncoding('utf8').on('data', (d: string) => {
+        text += d;
+        if (/\r\n\r\n[\s\S]*\}\}$/.test(text)) { socket.destroy(); resolve(text); }
+      });
+      socket.on('error', reject);
+    }));
+    images.forEach((image, i) => {
+      const body = imageReview([image]);
+      sockets[i]!.write(`POST /image_policy HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
+    });
+    (await Promise.all(answers)).forEach((text, i) => {
+      assert.match(text, /^HTTP\/1\.1 200 /);
+      const status = JSON.parse(text.slice(text.indexOf('\r\n\r\n') + 4)).status;
+      if (i % 2 === 0) assert.equal(status.allowed, true, images[i]);
+      else {
+        assert.equal(status.allowed, false, images[i]);
+        assert.match(status.reason, new RegExp(`quay\\.io/team/app${i}:1`), `the answer to ${images[i]} names it`);
+      }
+    });
+  });
+
   it('counts every answered review, whatever path it took, once the metrics are scraped', async () => {
     const text = await deps.metrics.registry.metrics();
     const count = (result: string) => Number(new RegExp(`imagegate_reviews_total\\{result="${result}"\\} (\\d+)`).exec(text)?.[1]);
-    assert.equal(count('allowed'), 2);
-    // The three injected bugs are denials.
-    assert.equal(count('denied'), 3);
+    assert.equal(count('allowed'), 2 + 24);
+    // The three injected bugs are denials, and the 24 quay.io images.
+    assert.equal(count('denied'), 3 + 24);
   });
 });
