@@ -52,7 +52,8 @@ export function renderReport(r: BenchReport): string {
     `- Machine: ${m.nproc} cores (nproc), ${m.cpuModel}, ${m.memoryGiB} GiB, ${m.kernel}; Node ${m.node}`,
     `- ${r.pinning}`,
     `- Settings: ${r.settings.rounds} rounds A B A B, warm-up ${r.settings.warmupMs} ms, window ${r.settings.durationMs} ms ` +
-      `(1-connection latency ${r.settings.latencyDurationMs} ms), ${r.settings.connections} keep-alive connections`,
+      `(1-connection latency ${r.settings.latencyDurationMs} ms), ${r.settings.connections} keep-alive connections, ` +
+      `load generator's HTTP client: ${r.settings.client === 'undici' ? 'undici (as in sessions 1–7)' : 'raw-client.ts'}`,
     `- Background: load average ${m.loadAvgAtStart.join(' ')} at start, ${r.loadAvgAtEnd.join(' ')} at end; machine ` +
       `${Math.round(m.busyBefore * 100)}% busy just before the run, ${Math.round(r.busyAfter * 100)}% just after` +
       (m.busyProcesses.length ? ` (before: ${m.busyProcesses.map((p) => `${p.command} ${Math.round(p.cpu * 100)}%`).join(', ')})` : ''),

@@ -70,4 +70,7 @@ test('bench smoke: every scenario at tiny size, 0 errors, a complete report', { 
   const md = renderReport(report);
   assert.match(md, /## imagegate benchmark/);
   assert.match(md, /\| target \| wanted \| measured \| met \|/);
+  // The load generator is the raw client unless --client undici (bench/raw-client.ts): said in the report.
+  assert.equal(settings.client, 'raw');
+  assert.match(md, /load generator's HTTP client: raw-client\.ts/);
 });
