@@ -3,7 +3,7 @@
  * closed loop of `connections` requests in flight (one per connection), a µs timer
  * (process.hrtime.bigint) around every request, and a check of every answer.
  *
- * The HTTP client is raw-client.ts by default: with undici the loader needed 80–95 % of its core
+ * The HTTP client is raw-client.ts by default: with undici the loader needed 90–95 % of its core
  * to drive the floor, so the floor's numbers were partly the loader's (BENCHMARKS.md item 28).
  * `client: 'undici'` keeps the earlier loader for comparison with sessions 1–7's results.
  *

@@ -4,9 +4,9 @@
  * requests written as prebuilt bytes and answers read with a minimal parser (status line, then a
  * Content-Length or chunked body). The caller checks every answer (loadgen.ts).
  *
- * Why not undici: its per-request machinery cost the load generator 60–80 µs of CPU per review,
+ * Why not undici: its per-request machinery cost the load generator 62–73 µs of CPU per review,
  * so driving the floor at 15k reviews/s took 90–95 % of the load core and the floor's numbers were
- * partly the loader's (BENCHMARKS.md item 28). This client costs about half of that per review.
+ * partly the loader's (BENCHMARKS.md item 28). This client costs 42–52 µs.
  */
 import { connect, type TLSSocket } from 'node:tls';
 
