@@ -4,12 +4,11 @@
  * checked — a 200 that does not say allowed, or another status, is an error.
  */
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { runLoad } from '../../bench/loadgen';
-import { makeTestPki, type TestPki } from '../helpers/pki';
+import { makeTestPki, mtlsServerOptions, type TestPki } from '../helpers/pki';
 
 describe('runLoad', () => {
   let pki: TestPki;
@@ -20,7 +19,7 @@ describe('runLoad', () => {
   before(async () => {
     pki = makeTestPki();
     server = createServer(
-      { cert: readFileSync(pki.serverCert), key: readFileSync(pki.serverKey), ca: readFileSync(pki.caCert), requestCert: true, rejectUnauthorized: true },
+      mtlsServerOptions(pki),
       (req, res) => {
         let body = '';
         req.setEncoding('utf8').on('data', (d: string) => (body += d));

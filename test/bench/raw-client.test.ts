@@ -9,7 +9,7 @@ import { createServer, type Server } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { parseAnswer, RawConnection, rawRequest } from '../../bench/raw-client';
-import { makeTestPki, type TestPki } from '../helpers/pki';
+import { makeTestPki, mtlsServerOptions, type TestPki } from '../helpers/pki';
 
 const b = (s: string) => Buffer.from(s, 'latin1');
 
@@ -51,7 +51,7 @@ describe('RawConnection against node:https with a required client certificate', 
   before(async () => {
     pki = makeTestPki();
     server = createServer(
-      { cert: readFileSync(pki.serverCert), key: readFileSync(pki.serverKey), ca: readFileSync(pki.caCert), requestCert: true, rejectUnauthorized: true },
+      mtlsServerOptions(pki),
       (req, res) => {
         let body = '';
         req.setEncoding('utf8').on('data', (d: string) => (body += d));
