@@ -4,37 +4,28 @@
  * checked — a 200 that does not say allowed, or another status, is an error.
  */
 import assert from 'node:assert/strict';
-import { createServer, type Server } from 'node:https';
-import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { runLoad } from '../../bench/loadgen';
-import { makeTestPki, mtlsServerOptions, type TestPki } from '../helpers/pki';
+import { startMtlsServer, type MtlsServer } from '../helpers/mtls-server';
+import { makeTestPki, type TestPki } from '../helpers/pki';
 
 describe('runLoad', () => {
   let pki: TestPki;
-  let server: Server;
+  let peer: MtlsServer;
   let url: string;
   const seen: string[] = [];
 
   before(async () => {
     pki = makeTestPki();
-    server = createServer(
-      mtlsServerOptions(pki),
-      (req, res) => {
-        let body = '';
-        req.setEncoding('utf8').on('data', (d: string) => (body += d));
-        req.on('end', () => {
-          const image = JSON.parse(body).spec.containers[0].image as string;
-          seen.push(image);
-          if (image.includes('refuse')) res.writeHead(400, { 'content-type': 'text/plain' }).end('not a review');
-          else res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ status: { allowed: !image.includes('deny') } }));
-        });
-      },
-    );
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    url = `https://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    peer = await startMtlsServer(pki, (_req, body, res) => {
+      const image = JSON.parse(body).spec.containers[0].image as string;
+      seen.push(image);
+      if (image.includes('refuse')) res.writeHead(400, { 'content-type': 'text/plain' }).end('not a review');
+      else res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ status: { allowed: !image.includes('deny') } }));
+    });
+    url = peer.url;
   });
-  after(() => new Promise<void>((resolve) => server.close(() => resolve())));
+  after(() => peer.close());
 
   const tls = () => ({ ca: pki.caCert, cert: pki.clientCert, key: pki.clientKey });
 

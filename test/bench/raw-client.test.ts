@@ -5,11 +5,10 @@
  */
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { createServer, type Server } from 'node:https';
-import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { parseAnswer, RawConnection, rawRequest } from '../../bench/raw-client';
-import { makeTestPki, mtlsServerOptions, type TestPki } from '../helpers/pki';
+import { startMtlsServer, type MtlsServer } from '../helpers/mtls-server';
+import { makeTestPki, type TestPki } from '../helpers/pki';
 
 const b = (s: string) => Buffer.from(s, 'latin1');
 
@@ -43,31 +42,23 @@ describe('parseAnswer', () => {
 
 describe('RawConnection against node:https with a required client certificate', () => {
   let pki: TestPki;
-  let server: Server;
+  let peer: MtlsServer;
   let port: number;
   let handshakes = 0;
   const clientTls = () => ({ ca: readFileSync(pki.caCert), cert: readFileSync(pki.clientCert), key: readFileSync(pki.clientKey) });
 
   before(async () => {
     pki = makeTestPki();
-    server = createServer(
-      mtlsServerOptions(pki),
-      (req, res) => {
-        let body = '';
-        req.setEncoding('utf8').on('data', (d: string) => (body += d));
-        req.on('end', () => {
-          if (body === 'close me') res.writeHead(200, { connection: 'close' }).end('closing');
-          else if (body === 'hang up') res.socket?.destroy();
-          else if (body === 'chunked') { res.write('part one, '); res.end('part two'); }
-          else res.writeHead(200, { 'content-type': 'application/json' }).end(`echo:${req.url}:${body}`);
-        });
-      },
-    );
-    server.on('secureConnection', () => handshakes++);
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    port = (server.address() as AddressInfo).port;
+    peer = await startMtlsServer(pki, (req, body, res) => {
+      if (body === 'close me') res.writeHead(200, { connection: 'close' }).end('closing');
+      else if (body === 'hang up') res.socket?.destroy();
+      else if (body === 'chunked') { res.write('part one, '); res.end('part two'); }
+      else res.writeHead(200, { 'content-type': 'application/json' }).end(`echo:${req.url}:${body}`);
+    });
+    peer.server.on('secureConnection', () => handshakes++);
+    port = peer.port;
   });
-  after(() => new Promise<void>((resolve) => server.close(() => resolve())));
+  after(() => peer.close());
 
   it('sends many requests on one mTLS connection and reads each answer', async () => {
     const conn = new RawConnection('127.0.0.1', port, clientTls());

@@ -1,6 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import type { ServerOptions } from 'node:https';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -67,9 +66,4 @@ export function makeTestPki(): TestPki {
     rogueClientKey: rogue.key,
     rogueCaCert: rogueCa.cert,
   };
-}
-
-/** node:https options for a test server that requires a client certificate from the test CA. */
-export function mtlsServerOptions(pki: TestPki): ServerOptions {
-  return { cert: readFileSync(pki.serverCert), key: readFileSync(pki.serverKey), ca: readFileSync(pki.caCert), requestCert: true, rejectUnauthorized: true };
 }
