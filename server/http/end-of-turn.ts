@@ -21,25 +21,23 @@
  * error and closes that connection).
  */
 
-/** A review whose body was read, to be decided at the end of the turn. */
-export interface TurnReview {
-  /** Decides and answers the review (called once). */
-  decideNow(): void;
-  /** `decideNow` threw: answer the review as a bug (a 200 deny). Must not throw. */
-  onDecideError(err: unknown): void;
-}
-
-/** An answer whose headers are set, to be ended at the end of the turn. */
-export interface TurnEnd {
-  /** Ends the response (called once). */
-  endNow(): void;
-  /** `endNow` threw: the response's socket is in an unknown state. Must not throw. */
-  onEndError(err: unknown): void;
+/**
+ * One piece of a turn's deferred work: a review whose body was read (run = decide and answer it)
+ * or an answer whose headers are set (run = end the response).
+ */
+export interface TurnWork {
+  /** Does the work (called once). */
+  runNow(): void;
+  /**
+   * `runNow` threw. A review answers itself as a bug (a 200 deny); an answer's socket is in an
+   * unknown state and is closed. Must not throw.
+   */
+  onRunError(err: unknown): void;
 }
 
 export class EndOfTurn {
-  private reviews: TurnReview[] = [];
-  private ends: TurnEnd[] = [];
+  private reviews: TurnWork[] = [];
+  private ends: TurnWork[] = [];
   private scheduled = false;
   private readonly flush = (): void => {
     try {
@@ -47,22 +45,10 @@ export class EndOfTurn {
       // lookup) has its answer ended in the flush of the turn it is answered in.
       const reviews = this.reviews;
       this.reviews = [];
-      for (const review of reviews) {
-        try {
-          review.decideNow();
-        } catch (err) {
-          lastResort(() => review.onDecideError(err));
-        }
-      }
+      runEach(reviews);
       const ends = this.ends;
       this.ends = [];
-      for (const end of ends) {
-        try {
-          end.endNow();
-        } catch (err) {
-          lastResort(() => end.onEndError(err));
-        }
-      }
+      runEach(ends);
     } finally {
       this.scheduled = false;
       // Anything queued while the ends were written goes in the next turn's flush.
@@ -71,13 +57,13 @@ export class EndOfTurn {
   };
 
   /** Decides `review` at the end of this turn, before the turn's answers are ended. */
-  decide(review: TurnReview): void {
+  decide(review: TurnWork): void {
     this.schedule();
     this.reviews.push(review);
   }
 
   /** Ends `answer` at the end of this turn, after every review decided in it. */
-  end(answer: TurnEnd): void {
+  end(answer: TurnWork): void {
     this.schedule();
     this.ends.push(answer);
   }
@@ -89,11 +75,20 @@ export class EndOfTurn {
   }
 }
 
-/** An error handler that threw anyway: nothing more can be done for that one item, and the rest must still run. */
-function lastResort(handle: () => void): void {
-  try {
-    handle();
-  } catch {
-    /* ignored: see the handler's contract */
+/**
+ * Runs every item on its own: a throw goes to that item's `onRunError`, and if that throws too,
+ * nothing more can be done for that one item; the rest must still run.
+ */
+function runEach(items: readonly TurnWork[]): void {
+  for (const item of items) {
+    try {
+      item.runNow();
+    } catch (err) {
+      try {
+        item.onRunError(err);
+      } catch {
+        /* ignored: see onRunError's contract */
+      }
+    }
   }
 }

@@ -3,7 +3,7 @@ import type { Hono } from 'hono';
 import { getRequestListener, type HttpBindings } from '@hono/node-server';
 import type { AppDeps } from './app-deps';
 import { INTERNAL_ERROR_REVIEW_JSON, REVIEW_PATHS, reportInternalError } from './review-paths';
-import { EndOfTurn, type TurnEnd } from './end-of-turn';
+import { EndOfTurn, type TurnWork } from './end-of-turn';
 import { runReview, type ReviewAnswer, type ReviewSink } from './review-route';
 
 export type RequestListener = (incoming: IncomingMessage, outgoing: ServerResponse) => void;
@@ -52,9 +52,9 @@ function answerOnNode(deps: AppDeps, turn: EndOfTurn, incoming: IncomingMessage,
 }
 
 /** The Node response as a review's sink (an object, not closures: one allocation per review). */
-class ResponseSink implements ReviewSink, TurnEnd {
+class ResponseSink implements ReviewSink, TurnWork {
   private answered = false;
-  /** The answer's body between `respond` (headers set) and the end of the turn (`endNow`). */
+  /** The answer's body between `respond` (headers set) and the end of the turn (`runNow`). */
   private body = '';
 
   constructor(
@@ -75,14 +75,15 @@ class ResponseSink implements ReviewSink, TurnEnd {
     }
   }
 
-  endNow(): void {
+  /** Ends the response (EndOfTurn, after the turn's reviews are decided). */
+  runNow(): void {
     const body = this.body;
     this.body = '';
     // The client may have gone away since the headers were set: nothing to write then.
     if (!this.outgoing.destroyed) this.outgoing.end(body);
   }
 
-  onEndError(err: unknown): void {
+  onRunError(err: unknown): void {
     reportInternalError(this.deps, err, this.path);
     this.outgoing.destroy();
   }

@@ -11,7 +11,7 @@ import { buildDecisionRecord, decisionRecordJson } from '../observe/audit-record
 import { decisionJsonWriter } from '../observe/logger';
 import { newRequestId } from '../observe/request-id';
 import { clientIdentity, type ClientIdentity } from './client-identity';
-import type { EndOfTurn, TurnReview } from './end-of-turn';
+import type { EndOfTurn, TurnWork } from './end-of-turn';
 import { MAX_BODY_BYTES, checkContentType, readBodyCappedTo, type BodyReceiver } from './request-limits';
 import type { AppDeps } from './app-deps';
 
@@ -106,7 +106,7 @@ export function runReview(deps: AppDeps, incoming: IncomingMessage, sink: Review
  * given an EndOfTurn (the Node listener's path), with the other reviews read in the same turn
  * after it (end-of-turn.ts).
  */
-class ReviewRun implements BodyReceiver, TurnReview {
+class ReviewRun implements BodyReceiver, TurnWork {
   private readError: DecodeError | undefined;
   private body: Buffer | undefined;
 
@@ -128,13 +128,14 @@ class ReviewRun implements BodyReceiver, TurnReview {
     this.turn.decide(this);
   }
 
-  decideNow(): void {
+  /** Decides and answers the review (EndOfTurn, with the other reviews read in its turn). */
+  runNow(): void {
     const { readError, body } = this;
     this.body = undefined;
     this.decide(readError, body);
   }
 
-  onDecideError(err: unknown): void {
+  onRunError(err: unknown): void {
     this.sink.bug(err);
   }
 

@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { EndOfTurn, type TurnEnd, type TurnReview } from '../../../server/http/end-of-turn';
+import { EndOfTurn, type TurnWork } from '../../../server/http/end-of-turn';
 
 const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
 
@@ -13,15 +13,15 @@ interface Probe {
   errors: unknown[];
 }
 
-function answer(log: string[], name: string, opts: { fail?: boolean; handlerThrows?: boolean } = {}): TurnEnd & Probe {
+function answer(log: string[], name: string, opts: { fail?: boolean; handlerThrows?: boolean } = {}): TurnWork & Probe {
   const errors: unknown[] = [];
   return {
     errors,
-    endNow() {
+    runNow() {
       if (opts.fail) throw new Error(`${name} cannot end`);
       log.push(`end ${name}`);
     },
-    onEndError(err) {
+    onRunError(err) {
       errors.push(err);
       if (opts.handlerThrows) throw new Error('the handler failed too');
     },
@@ -29,16 +29,16 @@ function answer(log: string[], name: string, opts: { fail?: boolean; handlerThro
 }
 
 /** A review that, when decided, logs and queues its answer (as ResponseSink does). */
-function review(turn: EndOfTurn, log: string[], name: string, opts: { fail?: boolean } = {}): TurnReview & Probe {
+function review(turn: EndOfTurn, log: string[], name: string, opts: { fail?: boolean } = {}): TurnWork & Probe {
   const errors: unknown[] = [];
   return {
     errors,
-    decideNow() {
+    runNow() {
       if (opts.fail) throw new Error(`${name} cannot be decided`);
       log.push(`decide ${name}`);
       turn.end(answer(log, name));
     },
-    onDecideError(err) {
+    onRunError(err) {
       errors.push(err);
       turn.end(answer(log, `${name} (a 200 deny)`));
     },
@@ -90,11 +90,11 @@ describe('EndOfTurn', () => {
     const turn = new EndOfTurn();
     const log: string[] = [];
     turn.end({
-      endNow() {
+      runNow() {
         log.push('end first');
         turn.end(answer(log, 'queued while ending'));
       },
-      onEndError() {},
+      onRunError() {},
     });
     await nextTurn();
     await nextTurn();
